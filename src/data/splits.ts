@@ -1,0 +1,94 @@
+/**
+ * Chronological splits of PROTOCOL.md as half-open step ranges.
+ *
+ * Boundaries use integer arithmetic (floor(7T/10), not floor(0.7*T)) so that no float rounding can
+ * move a boundary by one step on some T.
+ */
+import type { City } from './city.js';
+import { DataError, stepsPerDay } from './city.js';
+import { IN_STEPS, OUT_STEPS } from './windows.js';
+
+/** Half-open [start, end) in time steps. */
+export interface StepRange {
+  start: number;
+  end: number;
+}
+
+/** Source city: first 80% trains, last 20% validates. */
+export interface SourceSplit {
+  train: StepRange;
+  val: StepRange;
+}
+
+/** Target city: K whole few-shot days right before the test period (last 30%). */
+export interface TargetSplit {
+  fewShot: StepRange;
+  /** First 80% of the few-shot window: fitting. */
+  fewShotTrain: StepRange;
+  /** Last 20% of the few-shot window: early stopping and selection only. */
+  fewShotVal: StepRange;
+  test: StepRange;
+  kDays: number;
+}
+
+/** Steps one window spans (12 inputs + 6 targets). */
+export const WINDOW_STEPS = IN_STEPS + OUT_STEPS;
+
+export function rangeLength(r: StepRange): number {
+  return r.end - r.start;
+}
+
+/** Number of windows (stride 1) whose 18 steps all lie inside the range. */
+export function windowCount(r: StepRange, stride = 1): number {
+  const n = rangeLength(r) - WINDOW_STEPS;
+  return n < 0 ? 0 : Math.floor(n / stride) + 1;
+}
+
+export function sourceSplit(city: City): SourceSplit {
+  const T = city.T;
+  const trainEnd = Math.floor((8 * T) / 10);
+  const split: SourceSplit = { train: { start: 0, end: trainEnd }, val: { start: trainEnd, end: T } };
+  if (rangeLength(split.train) < WINDOW_STEPS || rangeLength(split.val) < WINDOW_STEPS) {
+    throw new DataError(
+      `city ${city.id}: ${T} steps are too few for a source split (train [0, ${trainEnd}) and val [${trainEnd}, ${T}) ` +
+        `must each hold at least ${WINDOW_STEPS} steps = one ${IN_STEPS}-in/${OUT_STEPS}-out window)`,
+    );
+  }
+  return split;
+}
+
+export function targetSplit(city: City, kDays: number): TargetSplit {
+  if (!Number.isInteger(kDays) || kDays < 1) {
+    throw new DataError(`city ${city.id}: few-shot days must be a positive integer, got ${kDays}`);
+  }
+  const T = city.T;
+  const spd = stepsPerDay(city);
+  const testStart = Math.floor((7 * T) / 10);
+  const fewLen = kDays * spd;
+  const fewStart = testStart - fewLen;
+  if (fewStart < 0) {
+    const maxK = Math.floor(testStart / spd);
+    throw new DataError(
+      `city ${city.id}: ${kDays} few-shot day(s) need ${fewLen} steps before the test period (starts at step ${testStart} of ${T}, ` +
+        `${spd} steps/day) but only ${testStart} exist; at most ${maxK} day(s) fit`,
+    );
+  }
+  if (T - testStart < WINDOW_STEPS) {
+    throw new DataError(`city ${city.id}: test period [${testStart}, ${T}) is shorter than one ${WINDOW_STEPS}-step window`);
+  }
+  const trainEnd = fewStart + Math.floor((8 * fewLen) / 10);
+  const split: TargetSplit = {
+    fewShot: { start: fewStart, end: testStart },
+    fewShotTrain: { start: fewStart, end: trainEnd },
+    fewShotVal: { start: trainEnd, end: testStart },
+    test: { start: testStart, end: T },
+    kDays,
+  };
+  if (rangeLength(split.fewShotTrain) < WINDOW_STEPS) {
+    throw new DataError(
+      `city ${city.id}: the few-shot training part [${fewStart}, ${trainEnd}) of ${kDays} day(s) holds fewer than ` +
+        `${WINDOW_STEPS} steps = one window; use more few-shot days`,
+    );
+  }
+  return split;
+}
