@@ -1,0 +1,436 @@
+/**
+ * `loadCity`: manifest (or folder holding `city.json`) -> validated City. Reads the series first
+ * (it fixes N and the node ids), then lines the adjacency and node attributes up with it.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError, type City, type NodeAttributes } from './city.js';
+import {
+  columnIndex,
+  numericColumn,
+  parseTimestamp,
+  readCsvMatrix,
+  readCsvTable,
+  readEdgeList,
+  readNode2vecText,
+  readWideCsvSeries,
+  type Edge,
+  type SeriesData,
+} from './loaders/csv.js';
+import {
+  readManifest,
+  type AdjacencySpec,
+  type CategorySpec,
+  type CoordsSpec,
+  type EmbeddingSpec,
+  type LoadedManifest,
+  type SeriesSpec,
+  type WeightSpec,
+} from './loaders/manifest.js';
+import { nodeLinkCoords, nodeLinkEdges, nodeLinkSeries, readNodeLinkDoc, type NodeLinkDoc } from './loaders/nodelink.js';
+import { readArray, readNpz, type NpyArray } from './loaders/npy.js';
+import {
+  checkAdjacencyValues,
+  checkSquare,
+  isMissingValue,
+  missingSpecOf,
+  selectRows,
+  validateCity,
+  type LocatedMatrix,
+  type MissingSpec,
+  type RowSelection,
+} from './validate.js';
+
+/** The file name `loadCity` looks for inside a folder. */
+export const MANIFEST_FILE_NAME = 'city.json';
+
+/** Load a city from a `*.city.json` / `city.json` manifest, or from a folder containing `city.json`. */
+export function loadCity(pathToManifestOrFolder: string): City {
+  let file = pathToManifestOrFolder;
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    file = join(file, MANIFEST_FILE_NAME);
+    if (!existsSync(file)) throw new DataError(`${pathToManifestOrFolder} is a folder without a ${MANIFEST_FILE_NAME} manifest`);
+  } else if (!existsSync(file)) {
+    throw new DataError(`no city manifest or folder at ${pathToManifestOrFolder}`);
+  }
+  return loadCityFromManifest(readManifest(file));
+}
+
+/** Parse cache for one load: node-link files feed series, graph and coordinates. */
+type DocCache = Map<string, NodeLinkDoc>;
+
+function nodeLinkDoc(cache: DocCache, file: string): NodeLinkDoc {
+  let doc = cache.get(file);
+  if (!doc) {
+    doc = readNodeLinkDoc(file);
+    cache.set(file, doc);
+  }
+  return doc;
+}
+
+export function loadCityFromManifest(loaded: LoadedManifest): City {
+  const { manifest: m, path, resolvePath } = loaded;
+  const docs: DocCache = new Map();
+  const s = loadSeries(m.series, m.intervalMinutes, resolvePath, docs);
+  const source = [`manifest ${path}`];
+
+  let timestamps = s.timestamps;
+  if (m.start !== undefined) {
+    const start = typeof m.start === 'string' ? { time: m.start, inferred: false, note: undefined } : m.start;
+    const t0 = parseStart(start.time, path);
+    if (timestamps && timestamps[0] !== t0) {
+      throw new DataError(`${path}: "start" ${start.time} disagrees with the file's first timestamp ${new Date(timestamps[0]!).toISOString()}`);
+    }
+    if (!timestamps) {
+      timestamps = new Float64Array(s.T);
+      for (let t = 0; t < s.T; t++) timestamps[t] = t0 + t * m.intervalMinutes * 60_000;
+    }
+    if (start.inferred) source.push(`start ${new Date(t0).toISOString()} inferred${start.note ? `: ${start.note}` : ''}`);
+  }
+
+  const adjacency = loadAdjacency(m.adjacency, s, resolvePath, docs);
+  const attributes = loadAttributes(m.attributes, s, resolvePath, docs);
+  if (m.featureNames && m.featureNames.length !== s.F) {
+    throw new DataError(`${path}: "featureNames" lists ${m.featureNames.length} names but the series has F = ${s.F} features`);
+  }
+  const city: City = {
+    id: m.id,
+    intervalMinutes: m.intervalMinutes,
+    nodeIds: s.nodeIds,
+    T: s.T,
+    N: s.N,
+    F: s.F,
+    series: s.series,
+    adjacency,
+    attributes,
+    source: source.join('; '),
+  };
+  if (s.mask) city.mask = s.mask;
+  if (timestamps) city.timestamps = timestamps;
+  if (m.units !== undefined) city.units = m.units;
+  if (m.featureNames) city.featureNames = [...m.featureNames];
+  validateCity(city);
+  return city;
+}
+
+/** ISO time; no zone = UTC clock time (as timestamps in files are read). */
+function parseStart(text: string, manifestPath: string): number {
+  try {
+    return parseTimestamp(text, 'iso', () => manifestPath);
+  } catch {
+    throw new DataError(`${manifestPath}: "start" "${text}" is not an ISO time like 2020-10-01T00:00`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Series
+
+function loadSeries(spec: SeriesSpec, intervalMinutes: number, resolvePath: (p: string) => string, docs: DocCache): SeriesData {
+  const missing = missingSpecOf(spec.missing);
+  switch (spec.format) {
+    case 'wide-csv':
+      return readWideCsvSeries(resolvePath(spec.file), {
+        header: spec.header,
+        delimiter: spec.delimiter,
+        timestampColumn: spec.timestampColumn,
+        timestampFormat: spec.timestampFormat,
+        missing,
+        intervalMinutes,
+      });
+    case 'npy':
+    case 'npz': {
+      const file = resolvePath(spec.file);
+      const arr = readArray(file, spec.key);
+      const where = spec.key ? `${file} [${spec.key}]` : file;
+      if (arr.shape.length !== 2 && arr.shape.length !== 3) {
+        throw new DataError(`${where}: series array has shape (${arr.shape.join(', ')}), expected [T, N] or [T, N, F]`);
+      }
+      const [T, N, F = 1] = arr.shape as [number, number, number?];
+      return arrayToSeries(arr.data, T, N, F, missing, where);
+    }
+    case 'npz-windows':
+      return loadWindowedSeries(spec.files.map(resolvePath), spec.key, spec.horizonIndex, missing);
+    case 'node-link':
+      return nodeLinkSeries(nodeLinkDoc(docs, resolvePath(spec.file)), spec.idKey, spec.seriesKey, missing);
+  }
+}
+
+function arrayToSeries(values: ArrayLike<number>, T: number, N: number, F: number, missing: MissingSpec, where: string): SeriesData {
+  const series = new Float32Array(T * N * F);
+  let mask: Uint8Array | undefined;
+  for (let i = 0; i < series.length; i++) {
+    const v = values[i]!;
+    if (isMissingValue(v, missing)) {
+      mask ??= new Uint8Array(series.length).fill(1);
+      mask[i] = 0;
+    } else if (!Number.isFinite(v)) {
+      const f = i % F;
+      const n = Math.floor(i / F) % N;
+      const t = Math.floor(i / (F * N));
+      const hint = Number.isNaN(v) ? ' (declare "missing": "nan" in the manifest if these are gaps)' : '';
+      throw new DataError(`${where}: value ${v} at [${t}, ${n}, ${f}] (step ${t}, node ${n}, feature ${f}) is not finite${hint}`);
+    } else {
+      series[i] = v;
+    }
+  }
+  const nodeIds = Array.from({ length: N }, (_, n) => String(n));
+  return { nodeIds, T, N, F, series, mask };
+}
+
+/**
+ * Sliding-window npz files ([samples, horizon, N, F] under `key`, consecutive samples one step
+ * apart, files contiguous in time) -> one series: take horizon `h` of every sample, concatenate.
+ */
+function loadWindowedSeries(files: string[], key: string, h: number, missing: MissingSpec): SeriesData {
+  const parts: { arr: NpyArray; where: string }[] = files.map((file) => ({ arr: readNpz(file, [key]).get(key)!, where: `${file} [${key}]` }));
+  let N = -1;
+  let F = -1;
+  let T = 0;
+  for (const { arr, where } of parts) {
+    if (arr.shape.length !== 3 && arr.shape.length !== 4) {
+      throw new DataError(`${where}: windows array has shape (${arr.shape.join(', ')}), expected [samples, horizon, N] or [samples, horizon, N, F]`);
+    }
+    const [, H, n, f = 1] = arr.shape as [number, number, number, number?];
+    if (h >= H) throw new DataError(`${where}: horizonIndex ${h} is beyond the horizon axis of size ${H}`);
+    if (N < 0) [N, F] = [n, f];
+    else if (n !== N || f !== F) {
+      throw new DataError(`${where}: windows have ${n} nodes x ${f} features, but ${parts[0]!.where} has ${N} x ${F}`);
+    }
+    T += arr.shape[0]!;
+  }
+  const values = new Float64Array(T * N * F);
+  let t0 = 0;
+  for (const { arr } of parts) {
+    const [S, H] = arr.shape as [number, number];
+    const per = N * F;
+    for (let s = 0; s < S; s++) {
+      const from = (s * H + h) * per;
+      for (let k = 0; k < per; k++) values[(t0 + s) * per + k] = arr.data[from + k]!;
+    }
+    t0 += S;
+  }
+  return arrayToSeries(values, T, N, F, missing, parts.map((p) => p.where).join(' + '));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adjacency
+
+function loadAdjacency(spec: AdjacencySpec, s: SeriesData, resolvePath: (p: string) => string, docs: DocCache): Float32Array {
+  const file = resolvePath(spec.file);
+  let edges: Edge[];
+  if (spec.format === 'node-link') {
+    edges = nodeLinkEdges(nodeLinkDoc(docs, file), s.nodeIds, {
+      source: spec.sourceKey,
+      target: spec.targetKey,
+      ...(spec.weightKey !== null ? { weight: spec.weightKey } : {}),
+    });
+  } else if (spec.format === 'edge-list') {
+    const raw = readEdgeList(file, { header: spec.header, nodeRef: spec.nodeRef, indexBase: spec.indexBase }, s.nodeIds);
+    if (spec.nodeRef === 'id' && spec.select !== 'all') throw new DataError(`${file}: "select" has no meaning when the edge list names nodes by id`);
+    edges = selectEdges(raw, spec.select, s.N, file);
+  } else {
+    const m = spec.format === 'dense-csv' ? readCsvMatrix(file, { header: spec.header, delimiter: spec.delimiter }) : arrayMatrix(readArray(file, spec.key), file, spec.key);
+    checkSquare(m, 'adjacency');
+    checkAdjacencyValues(m);
+    const rows = selectRows(m.rows, s.N, spec.select, `adjacency ${file}`);
+    edges = [];
+    for (let i = 0; i < s.N; i++) {
+      for (let j = 0; j < s.N; j++) {
+        const w = m.data[rows[i]! * m.cols + rows[j]!]!;
+        if (w !== 0) edges.push({ from: i, to: j, weight: w, where: m.locate(rows[i]!, rows[j]!) });
+      }
+    }
+  }
+  for (const e of edges) {
+    if (!Number.isFinite(e.weight)) throw new DataError(`${e.where}: adjacency weight ${e.weight} is not finite`);
+    if (e.weight < 0) throw new DataError(`${e.where}: negative adjacency weight ${e.weight} (edge ${e.from} -> ${e.to})`);
+  }
+  // A zero weight is "no edge" in every format (edge lists often spell out the zeros).
+  edges = edges.filter((e) => e.weight > 0);
+  const weighted = applyWeight(edges, spec.weight, file);
+  const N = s.N;
+  const adj = new Float32Array(N * N);
+  const whereOf = new Map<number, string>();
+  for (const e of weighted) {
+    const k = e.from * N + e.to;
+    const prev = whereOf.get(k);
+    if (prev !== undefined && adj[k] !== Math.fround(e.weight)) {
+      throw new DataError(`${e.where}: edge ${e.from} -> ${e.to} appears again with a different weight (first at ${prev})`);
+    }
+    whereOf.set(k, e.where);
+    adj[k] = e.weight;
+  }
+  if (spec.symmetrize) {
+    for (let i = 0; i < N; i++) {
+      for (let j = i + 1; j < N; j++) {
+        const w = Math.max(adj[i * N + j]!, adj[j * N + i]!);
+        adj[i * N + j] = w;
+        adj[j * N + i] = w;
+      }
+    }
+  }
+  return adj;
+}
+
+/** Edge-list node indices -> series positions under the manifest's selection. */
+function selectEdges(edges: Edge[], select: RowSelection, N: number, file: string): Edge[] {
+  if (select === 'all') {
+    for (const e of edges) {
+      const bad = e.from >= N ? e.from : e.to >= N ? e.to : -1;
+      if (bad >= 0) {
+        throw new DataError(
+          `${e.where}: node index ${bad} but the series has ${N} nodes (0..${N - 1}); if the graph covers more nodes, set "select": "first-n" or {"indices": [...]}`,
+        );
+      }
+    }
+    return edges;
+  }
+  const maxIndex = edges.reduce((m, e) => Math.max(m, e.from, e.to), -1);
+  const rows = selectRows(select === 'first-n' ? Math.max(maxIndex + 1, N) : maxIndex + 1, N, select, `adjacency ${file}`);
+  const pos = new Map(rows.map((r, i) => [r, i]));
+  const out: Edge[] = [];
+  for (const e of edges) {
+    const a = pos.get(e.from);
+    const b = pos.get(e.to);
+    if (a !== undefined && b !== undefined) out.push({ ...e, from: a, to: b });
+  }
+  return out;
+}
+
+function arrayMatrix(arr: NpyArray, file: string, key: string | undefined): LocatedMatrix {
+  const where = key ? `${file} [${key}]` : file;
+  if (arr.shape.length !== 2) throw new DataError(`${where}: expected a 2-D array, got shape (${arr.shape.join(', ')})`);
+  const [rows, cols] = arr.shape as [number, number];
+  return { rows, cols, data: Float64Array.from(arr.data), file: where, locate: (r, c) => `${where} [${r}, ${c}]` };
+}
+
+/**
+ * Smallest weight a kept link gets: exp(-(d/sigma)^2) underflows to 0 in float32 for long links
+ * (montevideo: 1991 m at sigma 174 m), and a link's existence (the 1-hop subgraph) must not
+ * depend on the distance scale. Only an explicit `threshold` removes links.
+ */
+export const MIN_LINK_WEIGHT = 1e-30;
+
+/**
+ * Turn edge weights into similarities. 'gaussian-distance' reads weights as distances and maps
+ * them to exp(-(d / sigma)^2), sigma = population std of the edge distances unless given
+ * (DCRNN's kernel, over the listed edges only), and drops results below `threshold` (default 0).
+ */
+function applyWeight(edges: Edge[], weight: WeightSpec, file: string): Edge[] {
+  if (weight === 'raw') return edges;
+  if (weight === 'binary') return edges.map((e) => ({ ...e, weight: 1 }));
+  const spec = weight === 'gaussian-distance' ? { sigma: 'std' as const, threshold: 0 } : weight;
+  if (edges.length === 0) return edges;
+  const sigma = typeof spec.sigma === 'number' ? spec.sigma : distanceStatistic(edges.map((e) => e.weight), spec.sigma);
+  if (!(sigma > 0)) throw new DataError(`${file}: "gaussian-distance" sigma (${spec.sigma} of the edge distances) is ${sigma}; give "sigma" as a number`);
+  return edges
+    .map((e) => ({ ...e, weight: Math.max(Math.exp(-((e.weight / sigma) ** 2)), MIN_LINK_WEIGHT) }))
+    .filter((e) => spec.threshold === 0 || e.weight >= spec.threshold);
+}
+
+function distanceStatistic(d: number[], stat: 'std' | 'mean' | 'median'): number {
+  const mean = d.reduce((a, b) => a + b, 0) / d.length;
+  if (stat === 'mean') return mean;
+  if (stat === 'std') return Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / d.length);
+  const s = [...d].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node attributes
+
+type AttributesSpec = LoadedManifest['manifest']['attributes'];
+
+function loadAttributes(spec: AttributesSpec, s: SeriesData, resolvePath: (p: string) => string, docs: DocCache): NodeAttributes {
+  const out: NodeAttributes = {};
+  if (spec.coords) Object.assign(out, loadCoords(spec.coords, s, resolvePath, docs));
+  for (const [name, e] of Object.entries(spec.embeddings ?? {})) {
+    out.embeddings ??= {};
+    out.embeddings[name] = loadEmbedding(e, s.N, resolvePath, name);
+  }
+  for (const [name, c] of Object.entries(spec.categories ?? {})) {
+    out.categories ??= {};
+    out.categories[name] = loadCategory(c, s.N, resolvePath, name);
+  }
+  return out;
+}
+
+function loadCoords(spec: CoordsSpec, s: SeriesData, resolvePath: (p: string) => string, docs: DocCache): Pick<NodeAttributes, 'coords' | 'coordKind'> {
+  const N = s.N;
+  if (spec.format === 'grid') {
+    const coords = new Float32Array(N * 2);
+    for (let i = 0; i < N; i++) {
+      coords[i * 2] = i % spec.columns; // x = column
+      coords[i * 2 + 1] = Math.floor(i / spec.columns); // y = row
+    }
+    return { coords, coordKind: 'grid' };
+  }
+  const file = resolvePath(spec.file);
+  if (spec.format === 'node-link') {
+    const xy = nodeLinkCoords(nodeLinkDoc(docs, file), spec.idKey, spec.x, spec.y, s.nodeIds);
+    return { coords: Float32Array.from(xy), coordKind: spec.kind };
+  }
+  const table = readCsvTable(file, { header: spec.header, delimiter: spec.delimiter });
+  const xs = numericColumn(table, columnIndex(table, spec.x, 'x'));
+  const ys = numericColumn(table, columnIndex(table, spec.y, 'y'));
+  let rows: number[];
+  if (spec.idColumn !== undefined) {
+    const ic = columnIndex(table, spec.idColumn, 'idColumn');
+    const rowOf = new Map<string, number>();
+    table.rows.forEach((row, r) => {
+      const id = row[ic]!.trim().replace(/^"|"$/g, '');
+      const prev = rowOf.get(id);
+      if (prev !== undefined) throw new DataError(`${file}, line ${table.lineOf(r)}: duplicate node id "${id}" (first at line ${table.lineOf(prev)})`);
+      rowOf.set(id, r);
+    });
+    rows = s.nodeIds.map((id) => {
+      const r = rowOf.get(id);
+      if (r === undefined) throw new DataError(`${file}: no row for node "${id}" in column ${spec.idColumn}`);
+      return r;
+    });
+  } else {
+    rows = selectRows(table.rows.length, N, spec.select, `coordinates ${file}`);
+  }
+  const coords = new Float32Array(N * 2);
+  rows.forEach((r, n) => {
+    const x = xs[r]!;
+    const y = ys[r]!;
+    if (spec.kind === 'latlon' && (Math.abs(y) > 90 || Math.abs(x) > 180)) {
+      throw new DataError(`${file}, line ${table.lineOf(r)}: (lon ${x}, lat ${y}) is not a valid longitude/latitude (node "${s.nodeIds[n]}")`);
+    }
+    coords[n * 2] = x;
+    coords[n * 2 + 1] = y;
+  });
+  return { coords, coordKind: spec.kind };
+}
+
+function loadEmbedding(spec: EmbeddingSpec, N: number, resolvePath: (p: string) => string, name: string): { dim: number; data: Float32Array } {
+  const file = resolvePath(spec.file);
+  const m =
+    spec.format === 'dense-csv'
+      ? readCsvMatrix(file, { header: spec.header, delimiter: spec.delimiter })
+      : spec.format === 'node2vec-txt'
+        ? readNode2vecText(file)
+        : arrayMatrix(readArray(file, spec.key), file, spec.key);
+  for (let i = 0; i < m.data.length; i++) {
+    if (!Number.isFinite(m.data[i]!)) throw new DataError(`${m.locate(Math.floor(i / m.cols), i % m.cols)}: embedding value ${m.data[i]} is not finite`);
+  }
+  const rows = selectRows(m.rows, N, spec.select, `embedding "${name}" ${file}`);
+  const data = new Float32Array(N * m.cols);
+  rows.forEach((r, n) => data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), n * m.cols));
+  return { dim: m.cols, data };
+}
+
+function loadCategory(spec: CategorySpec, N: number, resolvePath: (p: string) => string, name: string): Int32Array {
+  const file = resolvePath(spec.file);
+  const table = readCsvTable(file, { header: spec.header, delimiter: spec.delimiter });
+  const c = columnIndex(table, spec.column, 'column');
+  const values = numericColumn(table, c);
+  const rows = selectRows(values.length, N, spec.select, `category "${name}" ${file}`);
+  return Int32Array.from(rows, (r) => {
+    const v = values[r]!;
+    if (!Number.isInteger(v)) throw new DataError(`${file}, line ${table.lineOf(r)}, column ${c + 1}: category "${name}" value ${v} is not an integer`);
+    return v;
+  });
+}

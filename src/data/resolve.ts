@@ -1,0 +1,56 @@
+/**
+ * Turns the city references users write (in configs and on the command line) into Cities:
+ *   - `synthetic:<id>`  one city of the embedded seeded generator (e.g. synthetic:synth-a)
+ *   - `synthetic`       every city of the embedded generator
+ *   - a path            a `*.city.json` manifest, or a folder holding a `city.json`
+ */
+import type { City } from './city.js';
+import { DataError } from './city.js';
+import { loadCity } from './load.js';
+import { generateSyntheticCities } from './synthetic.js';
+
+export interface SyntheticDefaults {
+  seed: number;
+  nodes: number;
+  days: number;
+  cities?: number;
+}
+
+export const DEFAULT_SYNTHETIC: SyntheticDefaults = { seed: 7, nodes: 24, days: 14, cities: 4 };
+
+const syntheticCache = new Map<string, City[]>();
+
+export function syntheticCities(opts: SyntheticDefaults = DEFAULT_SYNTHETIC): City[] {
+  const key = JSON.stringify(opts);
+  let cities = syntheticCache.get(key);
+  if (!cities) {
+    cities = generateSyntheticCities({ seed: opts.seed, nodes: opts.nodes, days: opts.days, cities: opts.cities ?? 4 });
+    syntheticCache.set(key, cities);
+  }
+  return cities;
+}
+
+export function isSyntheticRef(ref: string): boolean {
+  return ref === 'synthetic' || ref.startsWith('synthetic:');
+}
+
+/** Resolve one reference; `synthetic` (all generator cities) yields several. */
+export function resolveCities(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC): City[] {
+  if (isSyntheticRef(ref)) {
+    const all = syntheticCities(synth);
+    if (ref === 'synthetic') return all;
+    const id = ref.slice('synthetic:'.length);
+    const city = all.find((c) => c.id === id);
+    if (!city) {
+      throw new DataError(`unknown synthetic city "${id}" in "${ref}"; the generator makes: ${all.map((c) => c.id).join(', ')}`);
+    }
+    return [city];
+  }
+  return [loadCity(ref)];
+}
+
+export function resolveCity(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC): City {
+  const cities = resolveCities(ref, synth);
+  if (cities.length !== 1) throw new DataError(`"${ref}" names ${cities.length} cities where one is expected`);
+  return cities[0]!;
+}
