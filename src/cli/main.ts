@@ -1,0 +1,39 @@
+/**
+ * The `gpd` command line. Each command is a thin layer over the library stage of the same name:
+ * it parses options into typed library options, renders progress, and turns known errors into
+ * messages a user can act on (exit code 2) instead of stack traces.
+ */
+import { Command, Option } from 'commander';
+import { registerDataCommands } from './commands/data.js';
+import { registerConfigCommands } from './commands/config.js';
+import { reportCliError } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('gpd')
+    .description(
+      'Spatio-temporal few-shot learning by diffusive neural network generation (GPD, ICLR 2024).\n' +
+        'Pretrain per-region forecasters on source cities, train a diffusion model over their parameters,\n' +
+        'and generate forecasters for a target city that has only a few days of data.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--backend <name>', 'tensor backend (default: tensorflow if @tensorflow/tfjs-node is installed, else wasm)').choices(['wasm', 'cpu', 'tensorflow']))
+    .hook('preAction', (cmd) => {
+      const backend = cmd.opts().backend as string | undefined;
+      if (backend) process.env.GPD_BACKEND = backend;
+    });
+  registerDataCommands(program);
+  registerConfigCommands(program);
+  return program;
+}
+
+const isMain = process.argv[1] !== undefined && /(?:gpd(?:\.js)?|main\.ts)$/.test(process.argv[1]);
+if (isMain) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.exitCode = reportCliError(err);
+    });
+}

@@ -1,0 +1,75 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { GpdConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse a `key.path=value` override; the value is JSON when it parses as JSON, else a string. */
+export function parseOverride(spec: string): { path: string[]; value: unknown } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--set expects key=value (e.g. bank.epochs=5), got "${spec}"`);
+  const path = spec.slice(0, eq).trim().split('.');
+  if (path.some((p) => p === '')) throw new ConfigError(`--set: bad key "${spec.slice(0, eq)}"`);
+  const raw = spec.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    /* plain string */
+  }
+  return { path, value };
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined) node[key] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new ConfigError(`--set ${path.join('.')}: "${key}" is not a section`);
+    }
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function formatIssues(err: z.ZodError, source: string): string {
+  const lines = err.issues.flatMap((i) => {
+    const prefix = i.path.length ? i.path.join('.') + '.' : '';
+    // Name each unknown key in full (bank.epoch), not just its section.
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => `  ${prefix}${k}: unknown key`);
+    const key = i.path.length ? i.path.join('.') : '(root)';
+    return [`  ${key}: ${i.message}`];
+  });
+  return `invalid config (${source}):\n${lines.join('\n')}`;
+}
+
+/** Read a JSON or YAML config file (or none), apply `--set` overrides, validate, fill defaults. */
+export function loadConfig(file: string | undefined, overrides: string[] = []): GpdConfig {
+  let raw: Record<string, unknown> = {};
+  const source = file ?? 'defaults';
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+    const text = readFileSync(file, 'utf8');
+    try {
+      const parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+      raw = (parsed ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`cannot parse config ${file}: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config ${file}: the top level must be a mapping`);
+  }
+  for (const o of overrides) {
+    const { path, value } = parseOverride(o);
+    setPath(raw, path, value);
+  }
+  const result = GpdConfig.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error, source + (overrides.length ? ' + --set' : '')));
+  return result.data;
+}

@@ -1,0 +1,115 @@
+/**
+ * One configuration schema for every stage (data -> bank -> prompts -> diffusion -> transfer),
+ * so a run folder's `config.json` fully describes how its results were made.
+ * Every field has a default; a config file only names what differs.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+export const DataConfig = z
+  .object({
+    /** Source cities: manifest paths, folders with a city.json, or `synthetic:<name>` (embedded generator). */
+    sources: z.array(z.string().min(1)).default(['synthetic:synth-a', 'synthetic:synth-b', 'synthetic:synth-c']),
+    /** The target city (few-shot). */
+    target: z.string().min(1).default('synthetic:synth-d'),
+    /** Few-shot days of the target right before its test period. */
+    kDays: positiveInt.default(3),
+    /** Which value channel to forecast when a city has several (e.g. nyc-bike-grid inflow = 0). */
+    feature: z.number().int().nonnegative().default(0),
+    /** Seed of the embedded synthetic generator (used by `synthetic:` references). */
+    syntheticSeed: z.number().int().default(7),
+    /** Regions per synthetic city. */
+    syntheticNodes: positiveInt.default(24),
+    /** Days per synthetic city. */
+    syntheticDays: positiveInt.default(14),
+  })
+  .strict();
+
+export const BankConfig = z
+  .object({
+    model: z.enum(['stgcn', 'gwn']).default('stgcn'),
+    epochs: positiveInt.default(30),
+    batchSize: positiveInt.default(64),
+    lr: z.number().positive().default(1e-3),
+    weightDecay: z.number().nonnegative().default(0),
+    patience: positiveInt.default(5),
+    /** `random`: independent init per region (GPD); `warm`: all regions start from one shared model (FNFM). */
+    init: z.enum(['random', 'warm']).default('warm'),
+    /** Epochs of the shared model trained on all source regions (warm init and source-transfer baseline). */
+    sharedEpochs: positiveInt.default(10),
+    workers: positiveInt.default(2),
+    groupSize: positiveInt.default(4),
+    /** Cap on regions per city (quick runs); absent = all. */
+    maxRegions: positiveInt.optional(),
+  })
+  .strict();
+
+export const PromptConfig = z
+  .object({
+    temporal: z.enum(['profile', 'mae', 'none']).default('profile'),
+    spatial: z.boolean().default(true),
+  })
+  .strict();
+
+export const DiffusionConfig = z
+  .object({
+    generative: z.enum(['ddpm', 'flow']).default('ddpm'),
+    schedule: z.enum(['linear', 'cosine']).default('linear'),
+    timesteps: positiveInt.default(500),
+    objective: z.enum(['noise', 'x0', 'v']).default('v'),
+    tokenizer: z.enum(['reference', 'layer']).default('layer'),
+    tokenSize: positiveInt.default(256),
+    width: positiveInt.default(128),
+    layers: positiveInt.default(2),
+    heads: positiveInt.default(4),
+    conditioning: z.enum(['pre-bias', 'pre', 'pre-adaptive', 'post-adaptive', 'adaln']).default('pre-bias'),
+    promptDropout: z.number().min(0).max(1).default(0.1),
+    steps: positiveInt.default(2000),
+    batchSize: positiveInt.default(64),
+    lr: z.number().positive().default(1e-3),
+    ema: z.number().min(0).max(1).default(0.995),
+    gradClip: z.number().positive().default(1),
+    /** Share of source regions held out for model selection (never the target). */
+    valShare: z.number().min(0).max(0.5).default(0.1),
+    evalEvery: positiveInt.default(250),
+  })
+  .strict();
+
+export const SamplingConfig = z
+  .object({
+    sampler: z.enum(['ddpm', 'ddim', 'euler', 'heun']).default('ddim'),
+    steps: positiveInt.default(50),
+    eta: z.number().min(0).max(1).default(0),
+    guidance: z.number().min(0).default(1),
+  })
+  .strict();
+
+export const FinetuneConfig = z
+  .object({
+    epochs: positiveInt.default(20),
+    batchSize: positiveInt.default(32),
+    lr: z.number().positive().default(1e-3),
+    weightDecay: z.number().nonnegative().default(0),
+    patience: positiveInt.default(5),
+  })
+  .strict();
+
+export const GpdConfig = z
+  .object({
+    seed: z.number().int().default(1),
+    data: DataConfig.default(DataConfig.parse({})),
+    bank: BankConfig.default(BankConfig.parse({})),
+    prompts: PromptConfig.default(PromptConfig.parse({})),
+    diffusion: DiffusionConfig.default(DiffusionConfig.parse({})),
+    sampling: SamplingConfig.default(SamplingConfig.parse({})),
+    finetune: FinetuneConfig.default(FinetuneConfig.parse({})),
+  })
+  .strict();
+
+export type GpdConfig = z.infer<typeof GpdConfig>;
+
+/** The JSON Schema of the config, for editors (`gpd config schema`). */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(GpdConfig, { io: 'input' });
+}
