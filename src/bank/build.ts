@@ -1,0 +1,260 @@
+/**
+ * `buildBank`: pretrain one forecaster per region of every source city and store the flat vectors
+ * (docs/bank-format.md). Resumable: rerunning the same build skips the regions already stored and
+ * ends with the same bank, bit for bit, as an uninterrupted run (each region's result depends only
+ * on its own seed stream, its data and its init, never on worker count or order).
+ */
+import type { City } from '../data/city.js';
+import { initBackend } from '../runtime/backend.js';
+import { Rng } from '../util/prng.js';
+import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
+import { runPool, type JobGroup } from './pool.js';
+import { trainSharedModel } from './shared-model.js';
+import {
+  SHARED_FILE,
+  entryKey,
+  openBank,
+  orderedEntries,
+  readVector,
+  regionFile,
+  writeIndex,
+  writeRegionVector,
+  writeShared,
+  BANK_FORMAT,
+  BANK_FORMAT_VERSION,
+  type BankCity,
+  type BankEntry,
+  type BankIndex,
+  type BankSettings,
+  type SharedEntry,
+} from './store.js';
+import {
+  createForecaster,
+  validateTrainConfig,
+  prepareCity,
+  trainRegionJob,
+  type InitKind,
+  type LossSpace,
+  type ModelName,
+  type RegionResult,
+  type TrainConfig,
+} from './train-region.js';
+
+export interface BuildBankOptions {
+  cities: City[];
+  model: ModelName;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  patience: number;
+  /** Regions per job handed to a worker. */
+  groupSize: number;
+  /** Worker threads; 0 trains in the calling thread (no worker startup cost; tests, debugging). */
+  workers: number;
+  seed: number;
+  init: InitKind;
+  out: string;
+  /** Only regions 0..maxRegions-1 of each city. */
+  maxRegions?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  /** Series channel to forecast (default 0). */
+  feature?: number;
+  /** Epochs of the shared model (warm init); default = epochs. */
+  sharedEpochs?: number;
+  /** Validate every this many epochs (default 1). */
+  evalEvery?: number;
+  /** Default 'original' (the reference's loss). */
+  lossSpace?: LossSpace;
+}
+
+export interface BuildBankResult {
+  dir: string;
+  index: BankIndex;
+  /** Regions trained by this run / found already finished. */
+  trained: number;
+  skipped: number;
+  ms: number;
+}
+
+/** How often index.json is refreshed while regions finish (the region files are the truth anyway). */
+const INDEX_REFRESH_MS = 5000;
+
+export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult> {
+  const t0 = performance.now();
+  if (opts.cities.length === 0) throw new Error('buildBank: no source cities');
+  const ids = new Set<string>();
+  for (const c of opts.cities) {
+    if (ids.has(c.id)) throw new Error(`buildBank: city ${c.id} is listed twice`);
+    ids.add(c.id);
+  }
+  const positive = (k: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`buildBank: ${k} must be a positive integer, got ${v}`);
+  };
+  positive('groupSize', opts.groupSize);
+  if (opts.maxRegions !== undefined) positive('maxRegions', opts.maxRegions);
+  if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error(`buildBank: workers must be an integer >= 0 (0 = train in this thread), got ${opts.workers}`);
+  await initBackend();
+  const model = createForecaster(opts.model);
+  const feature = opts.feature ?? 0;
+  const config: Required<TrainConfig> = validateTrainConfig({
+    epochs: opts.epochs,
+    batchSize: opts.batchSize,
+    lr: opts.lr,
+    weightDecay: opts.weightDecay,
+    patience: opts.patience,
+    ...(opts.evalEvery !== undefined ? { evalEvery: opts.evalEvery } : {}),
+    ...(opts.lossSpace !== undefined ? { lossSpace: opts.lossSpace } : {}),
+  });
+  if (opts.sharedEpochs !== undefined && (!Number.isInteger(opts.sharedEpochs) || opts.sharedEpochs < 0)) {
+    throw new Error(`buildBank: sharedEpochs must be an integer >= 0, got ${opts.sharedEpochs}`);
+  }
+  const settings: BankSettings = {
+    model: opts.model,
+    layoutHash: model.layout.hash(),
+    paramCount: model.layout.size,
+    init: opts.init,
+    seed: new Rng(opts.seed).seed,
+    epochs: config.epochs,
+    sharedEpochs: opts.init === 'warm' ? (opts.sharedEpochs ?? config.epochs) : null,
+    batchSize: config.batchSize,
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    patience: config.patience,
+    evalEvery: config.evalEvery,
+    lossSpace: config.lossSpace,
+    feature,
+    maxRegions: opts.maxRegions ?? null,
+  };
+  const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, opts.maxRegions ?? c.N) }));
+  const dir = opts.out;
+  const opened = openBank(dir, settings, cities);
+  const finished = opened.finished;
+  const skipped = finished.size;
+  const total = cities.reduce((a, c) => a + c.regions, 0);
+  const progress = opts.onProgress;
+  const task = `bank ${opts.model}`;
+
+  let shared: SharedEntry | null = opened.shared;
+  let sharedVector: Float32Array | undefined;
+  const writeIndexNow = () =>
+    writeIndex(dir, {
+      format: BANK_FORMAT,
+      version: BANK_FORMAT_VERSION,
+      settings,
+      cities,
+      complete: finished.size === total,
+      shared,
+      entries: orderedEntries(cities, finished),
+    });
+
+  const preps = opts.cities.map((c) => prepareCity(c, feature));
+  if (opts.init === 'warm') {
+    if (shared) {
+      sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
+    } else {
+      const sharedEpochs = settings.sharedEpochs!;
+      const r = await trainSharedModel({
+        cities: opts.cities,
+        preps,
+        regions: cities.map((c) => c.regions),
+        model,
+        config: { ...config, epochs: sharedEpochs },
+        seed: settings.seed,
+        hooks: {
+          shouldStop: () => opts.signal?.aborted === true,
+          yieldEveryStep: true,
+          onEpoch: (epoch, epochs, loss) => progress?.({ task: `${task} shared model`, done: epoch, total: epochs, detail: Number.isNaN(loss) ? undefined : `val loss ${loss.toFixed(4)}` }),
+        },
+      });
+      shared = { file: SHARED_FILE, epochsRun: r.epochsRun, bestEpoch: r.bestEpoch, steps: r.steps, val: r.val, timings: { trainMs: r.trainMs } };
+      writeShared(dir, shared, r.params, settings.layoutHash);
+      sharedVector = r.params;
+      writeIndexNow();
+    }
+  }
+
+  let trained = 0;
+  let lastIndexWrite = performance.now();
+  const store = (r: RegionResult) => {
+    const entry: BankEntry = {
+      city: r.city,
+      region: r.region,
+      regionId: r.regionId,
+      n: r.n,
+      file: regionFile(r.city, r.region),
+      init: opts.init,
+      seed: r.regionSeed,
+      epochsRun: r.epochsRun,
+      bestEpoch: r.bestEpoch,
+      steps: r.steps,
+      train: r.train,
+      val: r.val,
+      haVal: r.haVal,
+      timings: { trainMs: r.trainMs, totalMs: r.totalMs },
+    };
+    writeRegionVector(dir, entry, r.params, settings.layoutHash);
+    finished.set(entryKey(r.city, r.region), entry);
+    trained++;
+    progress?.({ task, done: finished.size, total, detail: `${r.city} region ${r.region} val MAE ${r.val.mae.toFixed(3)} (HA ${r.haVal.mae.toFixed(3)})` });
+    if (performance.now() - lastIndexWrite > INDEX_REFRESH_MS) {
+      writeIndexNow();
+      lastIndexWrite = performance.now();
+    }
+  };
+
+  const groups: JobGroup[] = [];
+  opts.cities.forEach((_, ci) => {
+    const todo: number[] = [];
+    for (let r = 0; r < cities[ci]!.regions; r++) if (!finished.has(entryKey(cities[ci]!.id, r))) todo.push(r);
+    for (let i = 0; i < todo.length; i += opts.groupSize) groups.push({ cityIndex: ci, regions: todo.slice(i, i + opts.groupSize) });
+  });
+  progress?.({ task, done: finished.size, total, detail: skipped > 0 ? `resuming: ${skipped} regions already done` : undefined });
+
+  try {
+    if (opts.workers === 0) {
+      for (const g of groups) {
+        const city = opts.cities[g.cityIndex]!;
+        for (const region of g.regions) {
+          throwIfAborted(opts.signal, 'bank build');
+          const r = await trainRegionJob(
+            { city, prep: preps[g.cityIndex]!, model, config, seed: settings.seed, init: opts.init, ...(sharedVector ? { shared: sharedVector } : {}) },
+            region,
+            {
+              shouldStop: () => opts.signal?.aborted === true,
+              yieldEveryStep: true,
+              onEpoch: (epoch, epochs) => progress?.({ task: `${task} worker`, done: epoch, total: epochs, detail: `${city.id} region ${region}`, lane: 0 }),
+            },
+          );
+          store(r);
+        }
+      }
+    } else if (groups.length > 0) {
+      await runPool({
+        workers: opts.workers,
+        groups,
+        signal: opts.signal,
+        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, ...(sharedVector ? { shared: sharedVector } : {}) },
+        onResult: (r) => store(r),
+        onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
+      });
+    }
+  } catch (err) {
+    // Keep the summary in step with what is stored, then report (Cancelled: "rerun to resume").
+    writeIndexNow();
+    if (err instanceof Cancelled) throw new Cancelled(`bank build (${finished.size}/${total} regions stored in ${dir})`);
+    throw err;
+  }
+  writeIndexNow();
+  const index: BankIndex = {
+    format: BANK_FORMAT,
+    version: BANK_FORMAT_VERSION,
+    settings,
+    cities,
+    complete: finished.size === total,
+    shared,
+    entries: orderedEntries(cities, finished),
+  };
+  return { dir, index, trained, skipped, ms: performance.now() - t0 };
+}

@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tf, initBackend } from '../../src/runtime/backend.js';
+import { generateSyntheticCities } from '../../src/data/synthetic.js';
+import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
+import { loadBank, readIndex, type BankEntry } from '../../src/bank/store.js';
+import { formatBankInspect, inspectBank } from '../../src/bank/inspect.js';
+import { decodeSafetensors } from '../../src/util/safetensors.js';
+
+await initBackend();
+const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });
+const root = mkdtempSync(join(tmpdir(), 'gpd-bank-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+const base = (out: string): BuildBankOptions => ({
+  cities,
+  model: 'stgcn',
+  epochs: 2,
+  batchSize: 32,
+  lr: 3e-3,
+  weightDecay: 1e-2,
+  patience: 3,
+  groupSize: 2,
+  workers: 0,
+  seed: 4,
+  init: 'random',
+  out: join(root, out),
+  maxRegions: 3,
+});
+
+const withoutTimings = (e: BankEntry) => ({ ...e, timings: null });
+
+let reference: ReturnType<typeof loadBank>;
+
+test('builds a complete bank: index, one safetensors vector per region, flat tensor count', async () => {
+  const before = tf.memory().numTensors;
+  const r = await buildBank(base('full'));
+  // The model caches a few constant tensors on its first forward; nothing else may remain.
+  assert.ok(tf.memory().numTensors - before <= 16, `${tf.memory().numTensors - before} tensors left`);
+  const afterFirst = tf.memory().numTensors;
+  await buildBank(base('full-again'));
+  assert.equal(tf.memory().numTensors, afterFirst, 'a second build leaves the tensor count unchanged');
+
+  assert.equal(r.trained, 6);
+  assert.equal(r.skipped, 0);
+  const idx = readIndex(join(root, 'full'));
+  assert.equal(idx.format, 'gpd-bank');
+  assert.equal(idx.version, 1);
+  assert.equal(idx.complete, true);
+  assert.deepEqual(idx.cities.map((c) => [c.id, c.regions]), [['synth-a', 3], ['synth-b', 3]]);
+  assert.equal(idx.settings.paramCount, 16960);
+  assert.equal(idx.settings.layoutHash.length, 16);
+  assert.deepEqual(idx.entries.map((e) => `${e.city}:${e.region}`), ['synth-a:0', 'synth-a:1', 'synth-a:2', 'synth-b:0', 'synth-b:1', 'synth-b:2']);
+  for (const e of idx.entries) {
+    assert.equal(e.init, 'random');
+    assert.ok(e.val.mae > 0 && e.val.rmse >= e.val.mae && e.haVal.mae > 0 && e.train.mae > 0, JSON.stringify(e));
+    assert.ok(e.epochsRun >= 1 && e.epochsRun <= 2);
+    assert.equal(e.regionId, cities.find((c) => c.id === e.city)!.nodeIds[e.region]);
+    const file = join(root, 'full', e.file);
+    const st = decodeSafetensors(readFileSync(file), file);
+    assert.deepEqual(st.tensors['params']!.shape, [16960]);
+    assert.equal(st.metadata['layoutHash'], idx.settings.layoutHash);
+  }
+  reference = loadBank(join(root, 'full'));
+  assert.equal(reference.vectors.length, 6);
+  assert.equal(reference.complete, true);
+  assert.equal(reference.shared, null);
+  // Same settings, fresh folder: identical vectors (determinism of the whole build).
+  assert.deepEqual(loadBank(join(root, 'full-again')).vectors, reference.vectors);
+});
+
+test('an interrupted build resumes and ends with the same bank, bit for bit', async () => {
+  const opts = base('resumed');
+  const ac = new AbortController();
+  // Abort once two regions are stored (the overall progress event follows each stored region).
+  await assert.rejects(
+    buildBank({ ...opts, signal: ac.signal, onProgress: (e) => { if (e.lane === undefined && e.done === 2 && e.task === 'bank stgcn') ac.abort(); } }),
+    (e: Error) => e.name === 'Cancelled' && /2\/6 regions stored/.test(e.message),
+  );
+  const partial = readIndex(opts.out);
+  assert.equal(partial.complete, false);
+  assert.equal(partial.entries.length, 2);
+
+  // Interrupt again, this time in the middle of a region's training (its work is discarded).
+  const ac2 = new AbortController();
+  await assert.rejects(
+    buildBank({ ...opts, signal: ac2.signal, onProgress: (e) => { if (e.lane === 0 && e.done === 1) ac2.abort(); } }),
+    (e: Error) => e.name === 'Cancelled',
+  );
+  assert.equal(readIndex(opts.out).entries.length, 2);
+  // A stale temp file from a killed atomic write is cleaned up on resume.
+  const stale = join(opts.out, 'regions', 'synth-a', '.r2.safetensors.123.456.tmp');
+  writeFileSync(stale, 'partial');
+
+  const r = await buildBank(opts);
+  assert.equal(r.skipped, 2);
+  assert.equal(r.trained, 4);
+  assert.equal(existsSync(stale), false);
+  const resumed = loadBank(opts.out);
+  assert.equal(resumed.complete, true);
+  assert.equal(resumed.vectors.length, reference.vectors.length);
+  resumed.vectors.forEach((v, i) => assert.deepEqual(v, reference.vectors[i], `vector ${i} differs`));
+  assert.deepEqual(resumed.entries.map(withoutTimings), reference.entries.map(withoutTimings));
+});
+
+test('a folder holding a bank with other settings is refused', async () => {
+  await assert.rejects(buildBank({ ...base('full'), epochs: 3 }), (e: Error) => e.message.includes('full') && /different settings \(epochs: 2 -> 3\)/.test(e.message));
+  await assert.rejects(buildBank({ ...base('full'), cities: [cities[0]!] }), /different settings \(cities: synth-a,synth-b -> synth-a/);
+  await assert.rejects(buildBank({ ...base('x'), groupSize: 0 }), /groupSize must be a positive integer/);
+  await assert.rejects(buildBank({ ...base('y'), batchSize: 0 }), /batchSize must be an integer >= 1, got 0/);
+  assert.throws(() => loadBank(join(root, 'nothing-here')), /nothing-here is not a parameter bank/);
+});
+
+test('warm init: the shared model is trained once, stored, and is every region\'s starting point', async () => {
+  const opts: BuildBankOptions = { ...base('warm'), init: 'warm', epochs: 0, sharedEpochs: 2 };
+  await buildBank(opts);
+  const bank = loadBank(opts.out);
+  assert.ok(bank.shared, 'shared model stored');
+  assert.equal(bank.index.shared!.file, 'shared.safetensors');
+  assert.ok(bank.index.shared!.val.mae > 0);
+  assert.ok(bank.index.shared!.epochsRun === 2);
+  // Zero per-region epochs: every region keeps the shared vector exactly.
+  for (const v of bank.vectors) assert.deepEqual(v, bank.shared);
+  assert.ok(bank.entries.every((e) => e.init === 'warm' && e.bestEpoch === 0));
+  // The shared model was trained, not left at a random init shared with the other bank.
+  assert.notDeepEqual(bank.shared, reference.vectors[0]);
+});
+
+test('inspect: distributions, parameter statistics and the beats-historical-average share', () => {
+  const s = inspectBank(join(root, 'full'));
+  assert.equal(s.regions, 6);
+  assert.equal(s.model, 'stgcn');
+  const es = reference.entries;
+  const share = es.filter((e) => e.val.mae < e.haVal.mae).length / es.length;
+  assert.equal(s.beatsHistoricalAverage, share);
+  const maes = es.map((e) => e.val.mae).sort((a, b) => a - b);
+  assert.equal(s.valMae.min, maes[0]);
+  assert.equal(s.valMae.max, maes[5]);
+  assert.ok(Math.abs(s.valMae.median - (maes[2]! + maes[3]!) / 2) < 1e-12);
+  const all = reference.vectors.flatMap((v) => Array.from(v));
+  const mean = all.reduce((a, b) => a + b, 0) / all.length;
+  assert.ok(Math.abs(s.params.mean - mean) < 1e-9);
+  assert.equal(s.params.max, Math.max(...all.slice(0, 16960 * 2), ...all.slice(16960 * 2)));
+  assert.equal(s.perTensor.length, 11);
+  assert.equal(s.perTensor.reduce((a, t) => a + t.size, 0), 16960);
+  assert.deepEqual(s.perCity.map((c) => [c.city, c.regions]), [['synth-a', 3], ['synth-b', 3]]);
+  const text = formatBankInspect(s);
+  const last = text.trim().split('\n').pop()!;
+  assert.equal(last, `beats-historical-average: ${share.toFixed(2)}`);
+  assert.match(last, /^beats-historical-average: \d\.\d\d$/);
+});

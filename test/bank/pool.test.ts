@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateSyntheticCities } from '../../src/data/synthetic.js';
+import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
+import { runPool } from '../../src/bank/pool.js';
+import { loadBank } from '../../src/bank/store.js';
+
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });
+const root = mkdtempSync(join(tmpdir(), 'gpd-pool-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+const base = (out: string): BuildBankOptions => ({
+  cities,
+  model: 'stgcn',
+  epochs: 2,
+  batchSize: 32,
+  lr: 3e-3,
+  weightDecay: 1e-2,
+  patience: 3,
+  groupSize: 1,
+  workers: 0,
+  seed: 4,
+  init: 'random',
+  out: join(root, out),
+  maxRegions: 2,
+});
+
+test('two worker threads build the same bank, bit for bit, as the calling thread', async () => {
+  await buildBank(base('inline'));
+  const lanes = new Set<number>();
+  await buildBank({ ...base('pool'), workers: 2, onProgress: (e) => { if (e.lane !== undefined) lanes.add(e.lane); } });
+  const a = loadBank(join(root, 'inline'));
+  const b = loadBank(join(root, 'pool'));
+  assert.equal(b.vectors.length, 4);
+  b.vectors.forEach((v, i) => assert.deepEqual(v, a.vectors[i], `vector ${i}`));
+  assert.deepEqual(b.entries.map((e) => e.val), a.entries.map((e) => e.val));
+  assert.deepEqual([...lanes].sort(), [0, 1], 'progress arrives on one lane per worker');
+});
+
+test('a failing region in a worker rejects with the worker, city and region named', async () => {
+  await assert.rejects(
+    runPool({
+      workers: 1,
+      groups: [{ cityIndex: 0, regions: [99] }],
+      init: { cities, model: 'stgcn', config: { epochs: 1, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 1 }, seed: 1, init: 'random', feature: 0 },
+      onResult: () => assert.fail('no result expected'),
+    }),
+    /bank worker 0 \(city #0, regions 99\): city synth-a: region 99 does not exist/,
+  );
+});
+
+test('workers also start when the parent registered tsx through its API (not --import)', () => {
+  const script = join(root, 'register-api.mjs');
+  const url = (p: string) => pathToFileURL(join(projectRoot, p)).href;
+  writeFileSync(
+    script,
+    [
+      `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};`,
+      'register();',
+      `const { buildBank } = await import(${JSON.stringify(url('src/bank/build.ts'))});`,
+      `const { generateSyntheticCities } = await import(${JSON.stringify(url('src/data/synthetic.ts'))});`,
+      "const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });",
+      `await buildBank({ cities: [cities[0]], model: 'stgcn', epochs: 2, batchSize: 32, lr: 3e-3, weightDecay: 1e-2, patience: 3, groupSize: 1, workers: 1, seed: 4, init: 'random', out: process.argv[2], maxRegions: 1 });`,
+    ].join('\n'),
+  );
+  const out = join(root, 'api');
+  execFileSync(process.execPath, [script, out], { cwd: projectRoot, stdio: 'pipe' });
+  const child = loadBank(out);
+  assert.equal(child.vectors.length, 1);
+  assert.deepEqual(child.vectors[0], loadBank(join(root, 'inline')).vectors[0]);
+});

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../../src/runtime/backend.js';
+import { generateSyntheticCities } from '../../src/data/synthetic.js';
+import { FlatAdam, createForecaster, evaluateWindows, prepareCity, regionDataset, trainRegionJob, type RegionJobContext } from '../../src/bank/train-region.js';
+
+await initBackend();
+const [city] = generateSyntheticCities({ seed: 11, cities: 1, nodes: 6, days: 4 });
+const prep = prepareCity(city!);
+const model = createForecaster('stgcn');
+const config = { epochs: 3, batchSize: 16, lr: 3e-3, weightDecay: 1e-2, patience: 5 };
+const ctx: RegionJobContext = { city: city!, prep, model, config, seed: 5, init: 'random' };
+
+test('FlatAdam follows PyTorch Adam (L2 weight decay in the gradient, bias correction)', () => {
+  // f(p) = sum(a p^2 / 2 - b p): gradient a p - b. Reference in float64 with torch.optim.Adam's formulas.
+  const a = [1, 3, 0.5, 10];
+  const b = [0.2, -1, 2, 0.1];
+  const p0 = [1, -2, 0.3, 0.05];
+  const lr = 0.05;
+  const wd = 0.1;
+  const ref = [...p0];
+  const m = [0, 0, 0, 0];
+  const v = [0, 0, 0, 0];
+  const params = tf.variable(tf.tensor1d(p0));
+  const adam = new FlatAdam(4, { lr, weightDecay: wd });
+  const before = tf.memory().numTensors;
+  for (let t = 1; t <= 6; t++) {
+    for (let i = 0; i < 4; i++) {
+      const g = a[i]! * ref[i]! - b[i]! + wd * ref[i]!;
+      m[i] = 0.9 * m[i]! + 0.1 * g;
+      v[i] = 0.999 * v[i]! + 0.001 * g * g;
+      const denom = Math.sqrt(v[i]!) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
+      ref[i] = ref[i]! - (lr / (1 - 0.9 ** t)) * (m[i]! / denom);
+    }
+    tf.tidy(() => adam.step(params, tf.sub(tf.mul(params, tf.tensor1d(a)), tf.tensor1d(b))));
+  }
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak per step');
+  const got = params.dataSync();
+  for (let i = 0; i < 4; i++) assert.ok(Math.abs(got[i]! - ref[i]!) < 1e-6, `coordinate ${i}: ${got[i]} vs ${ref[i]}`);
+  adam.dispose();
+  params.dispose();
+});
+
+test('region training: deterministic per seed, improves on its init, keeps tensor count flat', async () => {
+  const first = tf.memory().numTensors;
+  const r0 = await trainRegionJob(ctx, 0);
+  // The model may cache a few constants on its first forward; after that the count must not move.
+  const before = tf.memory().numTensors;
+  const r0again = await trainRegionJob(ctx, 0);
+  const r1 = await trainRegionJob(ctx, 1);
+  assert.equal(tf.memory().numTensors, before, 'region jobs leave no tensors behind');
+  assert.ok(before - first <= 16, `first job cached ${before - first} tensors`);
+
+  assert.deepEqual(r0again.params, r0.params, 'same seed and region -> bit-identical vector');
+  assert.notDeepEqual(r1.params, r0.params);
+  assert.equal(r0.params.length, 16960);
+  assert.equal(r0.n, 1 + Array.from({ length: city!.N }, (_, j) => j).filter((j) => j !== 0 && (city!.adjacency[j] !== 0 || city!.adjacency[j * city!.N] !== 0)).length);
+
+  // The kept parameters beat the random init on the validation windows (train loss goes down too).
+  const ds = regionDataset(city!, prep, 0);
+  const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
+  const evalOf = (v: Float32Array) => {
+    const p = tf.tensor1d(v);
+    const r = evaluateWindows(model, p, ds.val, adj, ds.norm);
+    p.dispose();
+    return r.metrics.mae;
+  };
+  const { Rng } = await import('../../src/util/prng.js');
+  const init = model.layout.init(new Rng(5).fork(`${city!.id}:0`).fork('init'));
+  const initMae = evalOf(init);
+  const keptMae = evalOf(r0.params);
+  adj.dispose();
+  assert.ok(r0.bestEpoch >= 1, `best epoch ${r0.bestEpoch}`);
+  assert.ok(r0.val.mae < initMae * 0.6, `val MAE ${r0.val.mae} vs init ${initMae}`);
+  assert.ok(Math.abs(keptMae - r0.val.mae) < 1e-9, "reported val MAE is the kept vector's");
+  assert.ok(r0.haVal.mae > 0 && Number.isFinite(r0.haVal.mae));
+  assert.ok(r0.steps >= config.epochs, 'at least one step per epoch');
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('warm init starts from the shared vector; zero epochs returns it unchanged', async () => {
+  const shared = model.layout.init(new (await import('../../src/util/prng.js')).Rng(99));
+  const r = await trainRegionJob({ ...ctx, init: 'warm', shared, config: { ...config, epochs: 0 } }, 2);
+  assert.deepEqual(r.params, shared);
+  assert.equal(r.bestEpoch, 0);
+  await assert.rejects(trainRegionJob({ ...ctx, init: 'warm' }, 2), /warm init needs the shared model/);
+  await assert.rejects(trainRegionJob(ctx, 99), /synth-a: region 99 does not exist/);
+});
+
+test('a stop request abandons training with Cancelled', async () => {
+  const before = tf.memory().numTensors;
+  let calls = 0;
+  await assert.rejects(trainRegionJob(ctx, 0, { shouldStop: () => ++calls > 2 }), (e: Error) => e.name === 'Cancelled');
+  assert.equal(tf.memory().numTensors, before, 'a cancelled fit frees its tensors');
+});
