@@ -192,6 +192,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
       train: r.train,
       val: r.val,
       haVal: r.haVal,
+      valCurve: r.valCurve,
       timings: { trainMs: r.trainMs, totalMs: r.totalMs },
     };
     writeRegionVector(dir, entry, r.params, settings.layoutHash);

@@ -70,6 +70,8 @@ export interface BankEntry {
   val: Metric2;
   /** Historical average on the same validation windows. */
   haVal: Metric2;
+  /** Validation loss before training (index 0) and after each validated epoch (for the report's curves). */
+  valCurve?: number[];
   timings: { trainMs: number; totalMs: number };
 }
 

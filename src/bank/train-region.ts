@@ -131,6 +131,8 @@ export interface FitHooks {
   /** Yield to the event loop between steps (lets Ctrl-C handlers run when training in the main thread). */
   yieldEveryStep?: boolean;
   onEpoch?: (epoch: number, epochs: number, valLoss: number) => void;
+  /** Every validation loss, the initial parameters' first. */
+  onValidate?: (loss: number) => void;
 }
 
 /** A variable from a temporary tensor (the variable shares its data; the temporary would otherwise leak). */
@@ -319,6 +321,7 @@ export async function fitForecaster(
   try {
     let best = init.slice();
     let bestLoss = validate();
+    hooks.onValidate?.(bestLoss);
     let bestEpoch = 0;
     let bad = 0;
     let epoch = 0;
@@ -349,6 +352,7 @@ export async function fitForecaster(
       }
       if (epoch % cfg.evalEvery === 0 || epoch === cfg.epochs) {
         const loss = validate();
+        hooks.onValidate?.(loss);
         hooks.onEpoch?.(epoch, cfg.epochs, loss);
         if (loss < bestLoss || Number.isNaN(bestLoss)) {
           bestLoss = loss;
@@ -399,6 +403,8 @@ export interface RegionResult {
   val: Metric2;
   /** Historical average on the same validation windows. */
   haVal: Metric2;
+  /** Validation loss of the initial parameters, then after each validated epoch. */
+  valCurve: number[];
   trainMs: number;
   totalMs: number;
 }
@@ -417,7 +423,11 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
   } else {
     init = model.layout.init(rng.fork('init'));
   }
-  const fit = await fitForecaster(model, [ds], init, ctx.config, rng, hooks);
+  const valCurve: number[] = [];
+  const fit = await fitForecaster(model, [ds], init, ctx.config, rng, {
+    ...hooks,
+    onValidate: (loss) => valCurve.push(loss),
+  });
 
   const p = tf.tensor1d(fit.params);
   const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
@@ -447,6 +457,7 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
     train,
     val,
     haVal: { mae: ha.maeMean, rmse: ha.rmseMean },
+    valCurve,
     trainMs: fit.trainMs,
     totalMs: performance.now() - t0,
   };
