@@ -1,0 +1,35 @@
+/**
+ * Forecasts that need no training: historical average and last value (PROTOCOL.md methods 1-2).
+ * Both produce [count, 6] predictions in original units for a region's test windows, so they are
+ * scored by the same metric code as every model.
+ */
+import type { City } from '../data/city.js';
+import type { RegionWindows } from '../data/windows.js';
+import { IN_STEPS, OUT_STEPS } from '../data/windows.js';
+import { historicalAverageForecast, type HistoricalAverage } from './historical-average.js';
+
+export function historicalAveragePredict(ha: HistoricalAverage, city: City, region: number, w: RegionWindows): Float32Array {
+  return historicalAverageForecast(ha, city, region, w.starts);
+}
+
+/**
+ * Repeat the last observed input value of the centre node; if the whole input is missing, fall back
+ * to the historical average for that window (never to a fabricated number).
+ */
+export function lastValuePredict(city: City, region: number, feature: number, w: RegionWindows, fallback: Float32Array): Float32Array {
+  const out = new Float32Array(w.count * OUT_STEPS);
+  const { N, F } = city;
+  for (let k = 0; k < w.count; k++) {
+    const start = w.starts[k]!;
+    let value = NaN;
+    for (let t = start + IN_STEPS - 1; t >= start; t--) {
+      const i = (t * N + region) * F + feature;
+      if (!city.mask || city.mask[i] === 1) {
+        value = city.series[i]!;
+        break;
+      }
+    }
+    for (let h = 0; h < OUT_STEPS; h++) out[k * OUT_STEPS + h] = Number.isNaN(value) ? fallback[k * OUT_STEPS + h]! : value;
+  }
+  return out;
+}

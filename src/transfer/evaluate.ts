@@ -1,0 +1,131 @@
+/**
+ * Scoring every method of PROTOCOL.md on one target city's test period, region by region, with the
+ * same base model, splits and fine-tuning budget for all of them. Each region's predictions are
+ * saved as soon as they exist, so an interrupted evaluation resumes where it stopped.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Forecaster } from '../models/types.js';
+import { fitForecaster, type TrainConfig } from '../bank/train-region.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { Rng } from '../util/prng.js';
+import { throwIfAborted, type ProgressFn } from '../util/progress.js';
+import { historicalAveragePredict, lastValuePredict } from './baselines.js';
+import { predictWindows } from './predict.js';
+import { MethodScores } from './scores.js';
+import { targetRegion, type TargetPrep } from './target.js';
+
+/** Method keys, in table order (PROTOCOL.md methods 1-8, then two untrained references: random init and the bank mean). */
+export const METHODS = ['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'bank_mean_zero_shot'] as const;
+export type Method = (typeof METHODS)[number];
+
+export const METHOD_LABELS: Record<Method, string> = {
+  ha: 'Historical average',
+  last: 'Last value',
+  target_only: 'Target-only (random init, fine-tuned)',
+  source_transfer: 'Source transfer (shared model, fine-tuned)',
+  bank_mean: 'Bank mean (fine-tuned)',
+  nearest_prompt: 'Nearest prompt (fine-tuned)',
+  gpd_zero_shot: 'GPD zero-shot (generated, no training)',
+  gpd: 'GPD (generated, fine-tuned)',
+  random_init: 'Random init (no training)',
+  bank_mean_zero_shot: 'Bank mean (no training)',
+};
+
+/** Initial vectors per region for the model-based methods. */
+export interface MethodInits {
+  shared: Float32Array;
+  bankMean: Float32Array;
+  /** Nearest source vector per target region. */
+  nearest: (region: number) => Float32Array;
+  generated: (region: number) => Float32Array;
+}
+
+export interface EvaluateOptions {
+  model: Forecaster;
+  prep: TargetPrep;
+  regions: number[];
+  inits: MethodInits;
+  finetune: TrainConfig;
+  seed: number;
+  dir: string;
+  /** Methods to score (default: all). */
+  methods?: readonly Method[];
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+}
+
+export interface RegionPredictions {
+  region: number;
+  starts: Int32Array;
+  preds: Partial<Record<Method, Float32Array>>;
+}
+
+function regionFile(dir: string, region: number): string {
+  return join(dir, `region-${String(region).padStart(5, '0')}.safetensors`);
+}
+
+async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<Partial<Record<Method, Float32Array>>> {
+  const { model, prep } = o;
+  const t = targetRegion(prep, region);
+  const { dataset, test } = t;
+  const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
+  const tune = async (init: Float32Array, label: string) => {
+    const fit = await fitForecaster(model, [dataset], init, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
+    return fit.params;
+  };
+  const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
+  const ha = historicalAveragePredict(prep.ha, prep.city, region, test);
+  const randomInit = model.layout.init(rng.fork('random-init'));
+  // Each method's forecast; only the requested ones run (ablations need just the GPD rows).
+  const compute: Record<Method, () => Promise<Float32Array> | Float32Array> = {
+    ha: () => ha,
+    last: () => lastValuePredict(prep.city, region, prep.feature, test, ha),
+    target_only: async () => run(await tune(randomInit, 'target-only')),
+    source_transfer: async () => run(await tune(o.inits.shared, 'source-transfer')),
+    bank_mean: async () => run(await tune(o.inits.bankMean, 'bank-mean')),
+    nearest_prompt: async () => run(await tune(o.inits.nearest(region), 'nearest-prompt')),
+    gpd_zero_shot: () => run(o.inits.generated(region)),
+    gpd: async () => run(await tune(o.inits.generated(region), 'gpd')),
+    random_init: () => run(randomInit),
+    bank_mean_zero_shot: () => run(o.inits.bankMean),
+  };
+  const out: Partial<Record<Method, Float32Array>> = {};
+  for (const m of methods) out[m] = await compute[m]();
+  return out;
+}
+
+/** Evaluate (or resume) every region; returns pooled scores and the raw predictions. */
+export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: MethodScores; predictions: RegionPredictions[] }> {
+  const scores = new MethodScores();
+  const predictions: RegionPredictions[] = [];
+  let done = 0;
+  const methods = o.methods ?? METHODS;
+  for (const region of o.regions) {
+    throwIfAborted(o.signal, 'evaluation');
+    const file = regionFile(o.dir, region);
+    let preds: Partial<Record<Method, Float32Array>> | null = null;
+    if (existsSync(file)) {
+      const { tensors } = readSafetensors(file);
+      // A file from a run with other methods is recomputed rather than half-used.
+      if (methods.every((m) => tensors[m])) preds = Object.fromEntries(methods.map((m) => [m, tensors[m]!.data as Float32Array]));
+    }
+    if (!preds) {
+      preds = await evaluateRegion(o, region, methods);
+      throwIfAborted(o.signal, 'evaluation');
+      const tensors: Record<string, SafeTensor> = {};
+      for (const m of methods) tensors[m] = { dtype: 'F32', shape: [preds[m]!.length], data: preds[m]! };
+      writeSafetensors(file, tensors, { region: String(region), city: o.prep.city.id });
+    }
+    const test = targetRegion(o.prep, region).test;
+    for (const m of methods) {
+      const p = preds[m]!;
+      if (p.length !== test.count * 6) throw new Error(`${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (stale evaluation? delete the eval folder)`);
+      scores.add(m, region, p, test);
+    }
+    predictions.push({ region, starts: test.starts, preds });
+    done++;
+    o.onProgress?.({ task: 'evaluate', done, total: o.regions.length, detail: `region ${o.prep.city.nodeIds[region] ?? region}` });
+  }
+  return { scores, predictions };
+}

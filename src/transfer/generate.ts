@@ -1,0 +1,126 @@
+/**
+ * Training the generator on a parameter bank and generating parameter vectors for a target's
+ * regions. Model selection uses held-out SOURCE regions only (the reference picks checkpoints on
+ * the target's test data; we never look at the target here).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GpdConfig } from '../config/schema.js';
+import { ParamLayout } from '../models/layout.js';
+import { TransformerDenoiser, type TransformerConfig } from '../diffusion/denoisers/transformer.js';
+import { fitNormalizer, normalize, clipRangeFromBank } from '../diffusion/tokenize.js';
+import { trainDenoiser, type TrainingSet, type TrainResult } from '../diffusion/trainer.js';
+import { Generator, makeGeneratorConfig, saveGenerator, loadGenerator, processFromConfig, type ProcessConfig } from '../diffusion/generator.js';
+import { Rng } from '../util/prng.js';
+import type { ProgressFn } from '../util/progress.js';
+import { savePromptSpec } from '../prompts/build.js';
+import type { PromptSpec } from '../prompts/spec.js';
+
+/** The prompt spec the generator was trained with, inside the generator folder. */
+export const PROMPT_SPEC_FILE = 'prompt-spec.json';
+
+export interface PromptSet {
+  spatial: Float32Array[];
+  temporal: Float32Array[];
+}
+
+/** Drop a prompt kind (ablations) by giving it zero width. */
+export function selectPrompts(p: PromptSet, useSpatial: boolean, useTemporal: boolean): { spatial?: Float32Array[]; temporal?: Float32Array[]; spatialDim: number; temporalDim: number } {
+  return {
+    ...(useSpatial ? { spatial: p.spatial } : {}),
+    ...(useTemporal ? { temporal: p.temporal } : {}),
+    spatialDim: useSpatial ? (p.spatial[0]?.length ?? 0) : 0,
+    temporalDim: useTemporal ? (p.temporal[0]?.length ?? 0) : 0,
+  };
+}
+
+export function processConfigOf(cfg: GpdConfig['diffusion']): ProcessConfig {
+  return cfg.generative === 'flow' ? { kind: 'flow' } : { kind: 'gaussian', schedule: cfg.schedule, T: cfg.timesteps, objective: cfg.objective, weighting: cfg.weighting };
+}
+
+export interface TrainGeneratorOptions {
+  layout: ParamLayout;
+  vectors: Float32Array[];
+  prompts: PromptSet;
+  config: GpdConfig;
+  dir: string;
+  seed: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  info?: Record<string, unknown>;
+  /** Saved beside the weights, so sampling for a new city needs only the generator folder. */
+  promptSpec?: PromptSpec;
+}
+
+export interface TrainedGenerator {
+  generator: Generator;
+  result: TrainResult | null;
+  heldOut: number[];
+}
+
+/** Train (or resume, or load when finished) the generator stored in `dir`. */
+export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedGenerator> {
+  const d = o.config.diffusion;
+  const n = o.vectors.length;
+  if (n < 2) throw new Error(`the bank holds ${n} vector(s); the generator needs at least 2 (train + held-out)`);
+  // Held-out source regions for model selection: a seeded share, at least one.
+  const perm = new Rng(o.seed).fork('generator-holdout').permutation(n);
+  const nVal = Math.max(1, Math.round(n * d.valShare));
+  const heldOut = perm.slice(0, nVal).sort((a, b) => a - b);
+  if (existsSync(join(o.dir, 'generator.json'))) return { generator: loadGenerator(o.dir), result: null, heldOut };
+
+  const usePrompts = selectPrompts(o.prompts, o.config.prompts.spatial, o.config.prompts.temporal !== 'none');
+  if (usePrompts.spatialDim + usePrompts.temporalDim === 0) throw new Error('the generator needs at least one prompt kind (prompts.spatial or prompts.temporal)');
+  const trainIdx = perm.slice(nVal);
+  const norm = fitNormalizer(trainIdx.map((i) => o.vectors[i]!));
+  const clip = clipRangeFromBank(norm, trainIdx.map((i) => o.vectors[i]!));
+  const rows = (idx: number[]): TrainingSet => ({
+    x0: idx.map((i) => normalize(norm, o.vectors[i]!)),
+    ...(usePrompts.spatial ? { spatial: idx.map((i) => usePrompts.spatial![i]!) } : {}),
+    ...(usePrompts.temporal ? { temporal: idx.map((i) => usePrompts.temporal![i]!) } : {}),
+  });
+  const tcfg: TransformerConfig = {
+    tokenization: d.tokenizer === 'reference' ? { kind: 'reference', channels: 64 } : { kind: 'layer-aware', tokenSize: d.tokenSize },
+    width: d.width,
+    depth: d.layers,
+    heads: d.heads,
+    mlpRatio: 2,
+    spatialDim: usePrompts.spatialDim,
+    temporalDim: usePrompts.temporalDim,
+    strategy: d.conditioning,
+    timeScale: d.generative === 'flow' ? 1000 : 1,
+  };
+  const model = new TransformerDenoiser(o.layout, tcfg, new Rng(o.seed).fork('denoiser-init'));
+  const processCfg = processConfigOf(d);
+  const process = processFromConfig(processCfg, { min: clip.min, max: clip.max });
+  const result = await trainDenoiser(model, process, rows(trainIdx), {
+    steps: d.steps,
+    batchSize: Math.min(d.batchSize, trainIdx.length),
+    lr: d.lr,
+    emaDecay: d.ema,
+    gradClip: d.gradClip,
+    promptDropout: d.promptDropout,
+    seed: o.seed,
+    validation: rows(heldOut),
+    validateEvery: d.evalEvery,
+    runDir: join(o.dir, 'training'),
+    resume: true,
+    signal: o.signal,
+    onProgress: (p) => o.onProgress?.({ task: 'diffusion', done: p.step, total: p.total, detail: `loss ${p.loss.toFixed(4)}${p.val !== undefined ? ` val ${p.val.toFixed(4)}` : ''}` }),
+  });
+  if (result.interrupted) {
+    model.dispose();
+    const { Cancelled } = await import('../util/progress.js');
+    throw new Cancelled('diffusion training');
+  }
+  model.setWeights(result.weights);
+  const gconfig = makeGeneratorConfig(model, processCfg, {
+    guidance: 1,
+    clip: true,
+    info: { ...o.info, steps: result.step, bestStep: result.bestStep, bestValue: result.bestValue, heldOutRegions: heldOut.length, trainRegions: trainIdx.length },
+  });
+  const generator = new Generator(gconfig, model, norm, clip);
+  if (o.promptSpec) savePromptSpec(join(o.dir, PROMPT_SPEC_FILE), o.promptSpec);
+  saveGenerator(o.dir, generator);
+  return { generator, result, heldOut };
+}

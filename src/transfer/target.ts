@@ -1,0 +1,50 @@
+/**
+ * A target city as the few-shot protocol sees it (PROTOCOL.md): the K days right before the test
+ * period are all the training data there is; the normaliser and the historical average are fitted
+ * on them alone; early stopping uses only the last 20% of those days; scores come from the test
+ * period (last 30%).
+ */
+import type { City } from '../data/city.js';
+import { fitNormalizer, type Normalizer } from '../data/normalize.js';
+import { targetSplit, type TargetSplit } from '../data/splits.js';
+import { regionSubgraph } from '../data/subgraph.js';
+import { IN_STEPS, regionWindows } from '../data/windows.js';
+import type { RegionDataset } from '../bank/train-region.js';
+import type { RegionWindows } from '../data/windows.js';
+import { fitHistoricalAverage, type HistoricalAverage } from './historical-average.js';
+
+export interface TargetPrep {
+  city: City;
+  split: TargetSplit;
+  norm: Normalizer;
+  ha: HistoricalAverage;
+  feature: number;
+}
+
+export function prepareTarget(city: City, kDays: number, feature = 0): TargetPrep {
+  const split = targetSplit(city, kDays);
+  return {
+    city,
+    split,
+    norm: fitNormalizer(city, split.fewShot, feature),
+    ha: fitHistoricalAverage(city, split.fewShot, feature),
+    feature,
+  };
+}
+
+export interface TargetRegion {
+  region: number;
+  /** Few-shot train/val windows (val targets in the last 20% of the K days, inputs may reach back into the first 80%). */
+  dataset: RegionDataset;
+  /** Test windows: targets inside the test period; the first inputs come from the few-shot days just before it. */
+  test: RegionWindows;
+}
+
+export function targetRegion(prep: TargetPrep, region: number): TargetRegion {
+  const { city, split, norm } = prep;
+  const sub = regionSubgraph(city, region);
+  const train = regionWindows(city, sub, split.fewShotTrain, norm);
+  const val = regionWindows(city, sub, split.fewShotVal, norm, { historyStart: split.fewShot.start });
+  const test = regionWindows(city, sub, split.test, norm, { historyStart: split.test.start - IN_STEPS });
+  return { region, dataset: { train, val, adjacency: sub.adjacency, n: sub.n, norm }, test };
+}
