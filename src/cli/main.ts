@@ -6,6 +6,11 @@
 import { Command, Option } from 'commander';
 import { registerDataCommands } from './commands/data.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerTransferCommands } from './commands/transfer.js';
+import { registerBankCommands } from './commands/bank.js';
+import { registerDiffusionCommands } from './commands/diffusion.js';
+import { registerReportCommands } from './commands/report.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -13,8 +18,8 @@ export function buildProgram(): Command {
   program
     .name('gpd')
     .description(
-      'Spatio-temporal few-shot learning by diffusive neural network generation (GPD, ICLR 2024).\n' +
-        'Pretrain per-region forecasters on source cities, train a diffusion model over their parameters,\n' +
+      'Spatio-temporal few-shot learning by diffusive neural network generation (GPD, ICLR 2024). ' +
+        'Pretrain per-region forecasters on source cities, train a diffusion model over their parameters, ' +
         'and generate forecasters for a target city that has only a few days of data.',
     )
     .version('0.1.0')
@@ -24,7 +29,12 @@ export function buildProgram(): Command {
       const backend = cmd.opts().backend as string | undefined;
       if (backend) process.env.GPD_BACKEND = backend;
     });
+  registerDemoCommand(program);
   registerDataCommands(program);
+  registerBankCommands(program);
+  registerDiffusionCommands(program);
+  registerTransferCommands(program);
+  registerReportCommands(program);
   registerConfigCommands(program);
   return program;
 }

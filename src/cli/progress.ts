@@ -63,7 +63,10 @@ export class ProgressRenderer {
     l.detail = e.detail;
     const finished = e.done >= e.total;
     if (this.plain) {
-      if (finished || now - l.lastLogAt >= this.logEvery * 1000) {
+      // Worker lanes restart for every unit of work: report them only periodically, and the
+      // top-level task (no lane) also when it ends.
+      const due = l.lastLogAt === 0 ? now - l.startedAt >= this.logEvery * 1000 : now - l.lastLogAt >= this.logEvery * 1000;
+      if ((finished && e.lane === undefined) || (!finished && due)) {
         l.lastLogAt = now;
         this.stream.write(`${this.line(l, now, false)}\n`);
       }

@@ -7,7 +7,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('inspect')
     .description(
-      'print a city\'s size and quality figures: nodes, steps, interval, missing share, graph density,\n' +
+      'print a city\'s size and quality figures: nodes, steps, interval, missing share, graph density, ' +
         'degree stats and per-feature mean/std',
     )
     .argument('<city...>', 'a *.city.json manifest, a folder containing city.json, or synthetic[:<id>] for the embedded generator')
