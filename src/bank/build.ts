@@ -138,16 +138,16 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
 
   let shared: SharedEntry | null = opened.shared;
   let sharedVector: Float32Array | undefined;
-  const writeIndexNow = () =>
-    writeIndex(dir, {
-      format: BANK_FORMAT,
-      version: BANK_FORMAT_VERSION,
-      settings,
-      cities,
-      complete: finished.size === total,
-      shared,
-      entries: orderedEntries(cities, finished),
-    });
+  const currentIndex = (): BankIndex => ({
+    format: BANK_FORMAT,
+    version: BANK_FORMAT_VERSION,
+    settings,
+    cities,
+    complete: finished.size === total,
+    shared,
+    entries: orderedEntries(cities, finished),
+  });
+  const writeIndexNow = () => writeIndex(dir, currentIndex());
 
   const preps = opts.cities.map((c) => prepareCity(c, feature));
   if (opts.init === 'warm') {
@@ -247,15 +247,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     if (err instanceof Cancelled) throw new Cancelled(`bank build (${finished.size}/${total} regions stored in ${dir})`);
     throw err;
   }
-  writeIndexNow();
-  const index: BankIndex = {
-    format: BANK_FORMAT,
-    version: BANK_FORMAT_VERSION,
-    settings,
-    cities,
-    complete: finished.size === total,
-    shared,
-    entries: orderedEntries(cities, finished),
-  };
+  const index = currentIndex();
+  writeIndex(dir, index);
   return { dir, index, trained, skipped, ms: performance.now() - t0 };
 }

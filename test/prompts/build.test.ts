@@ -9,13 +9,12 @@ import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { sourceSplit, targetSplit } from '../../src/data/splits.js';
 import { concatPrompt, concatPrompts, fitPromptSpec, loadPromptSpec, regionPrompts, savePromptSpec } from '../../src/prompts/build.js';
 import { buildPrompts, parsePromptSpec, promptLayout, type PromptSpec } from '../../src/prompts/spec.js';
-import { cosine, l2 } from './fixtures.js';
+import { cosine, nearestLanduseRatio as sharedNearestLanduseRatio } from './fixtures.js';
 
 const cities = generateSyntheticCities({ seed: 11 });
 const target = cities[0]!;
 const sources = cities.slice(1);
 const fewShot = targetSplit(target, 3).fewShot;
-const landuse = (c: City, n: number) => c.attributes.embeddings!['landuse']!.data.subarray(n * 4, n * 4 + 4);
 
 let plain: PromptSpec | undefined;
 async function spec(): Promise<PromptSpec> {
@@ -37,25 +36,8 @@ function cloneCity(c: City): City {
   };
 }
 
-/** Mean land-use distance from each target region to the source region with the most similar (cosine) vector, over the mean to a random one. */
 function nearestLanduseRatio(tgt: Float32Array[], src: Float32Array[][]): number {
-  let nn = 0;
-  let rnd = 0;
-  let pairs = 0;
-  for (let i = 0; i < target.N; i++) {
-    let best = -2;
-    let bestLu: Float32Array | undefined;
-    sources.forEach((c, k) => {
-      for (let j = 0; j < c.N; j++) {
-        const sim = cosine(tgt[i]!, src[k]![j]!);
-        if (sim > best) [best, bestLu] = [sim, landuse(c, j)];
-        rnd += l2(landuse(target, i), landuse(c, j));
-        pairs++;
-      }
-    });
-    nn += l2(landuse(target, i), bestLu!);
-  }
-  return nn / target.N / (rnd / pairs);
+  return sharedNearestLanduseRatio(target, sources, tgt, src);
 }
 
 test('default spec: components, dims and layout', async () => {

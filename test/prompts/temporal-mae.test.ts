@@ -22,7 +22,7 @@ import {
   trainTemporalMae,
   type TemporalMae,
 } from '../../src/prompts/temporal-mae.js';
-import { cosine, l2 } from './fixtures.js';
+import { nearestLanduseRatio } from './fixtures.js';
 
 const cities = generateSyntheticCities({ seed: 11 });
 const target = cities[0]!;
@@ -117,26 +117,9 @@ test('the JS encoder equals a tfjs forward pass with the same weights', async ()
 
 test('embeddings from 3 few-shot days find source regions with similar land use', async (t) => {
   const { model: m } = await model();
-  const lu = (c: (typeof cities)[number], n: number) => c.attributes.embeddings!['landuse']!.data.subarray(n * 4, n * 4 + 4);
   const tgt = maeRegionEmbeddings(m, target, fewShot, 0);
   const src = sources.map((c) => maeRegionEmbeddings(m, c, sourceSplit(c).train, 0));
-  let nn = 0;
-  let rnd = 0;
-  let pairs = 0;
-  for (let i = 0; i < target.N; i++) {
-    let best = -2;
-    let bestLu: Float32Array | undefined;
-    sources.forEach((c, k) => {
-      for (let j = 0; j < c.N; j++) {
-        const sim = cosine(tgt[i]!, src[k]![j]!);
-        if (sim > best) [best, bestLu] = [sim, lu(c, j)];
-        rnd += l2(lu(target, i), lu(c, j));
-        pairs++;
-      }
-    });
-    nn += l2(lu(target, i), bestLu!);
-  }
-  const ratio = nn / target.N / (rnd / pairs);
+  const ratio = nearestLanduseRatio(target, sources, tgt, src);
   assert.ok(ratio < 0.6, `nearest-embedding land-use distance / random = ${ratio.toFixed(3)}`);
   t.diagnostic(`nearest-embedding land-use distance / random = ${ratio.toFixed(3)}`);
 });
