@@ -246,29 +246,39 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     promptSpec: prompts.spec,
   });
 
-  // 4. Generate one model per target region.
+  // 4. Generate one model per scored target region.
   const regions = chooseTargetRegions(target.N, cfg.data.maxTargetRegions, cfg.seed);
   const genFile = join(runDir, 'generated.safetensors');
+  const P = model.layout.size;
   let generated: Float32Array[];
   if (existsSync(genFile)) {
-    const t = readSafetensors(genFile).tensors['vectors']!;
-    const P = model.layout.size;
-    const data = t.data as Float32Array;
-    generated = Array.from({ length: t.shape[0]! }, (_, i) => data.slice(i * P, (i + 1) * P));
+    const { tensors } = readSafetensors(genFile);
+    const saved = Array.from(tensors['regions']!.data as Int32Array);
+    if (saved.join(',') !== regions.join(',')) throw new Error(`${genFile} holds other regions than this run scores; delete it to regenerate`);
+    const data = tensors['vectors']!.data as Float32Array;
+    generated = regions.map((_, i) => data.slice(i * P, (i + 1) * P));
   } else {
     const s = cfg.sampling;
     const use = selectPrompts(prompts.target, cfg.prompts.spatial, cfg.prompts.temporal !== 'none');
+    const pick = (rows?: Float32Array[]) => rows && regions.map((r) => rows[r]!);
+    const spatial = pick(use.spatial);
+    const temporal = pick(use.temporal);
     const total = s.sampler === 'ddpm' ? cfg.diffusion.timesteps : s.steps;
     const t1 = performance.now();
     generated = generator.generate(
-      { ...(use.spatial ? { spatial: use.spatial } : {}), ...(use.temporal ? { temporal: use.temporal } : {}) },
+      { ...(spatial ? { spatial } : {}), ...(temporal ? { temporal } : {}) },
       { sampler: s.sampler, steps: s.steps, eta: s.eta, guidance: s.guidance, seed: new Rng(cfg.seed).fork('generate').seed, onStep: (i) => o.onProgress?.({ task: 'generate', done: i, total }) },
     );
-    const flat = new Float32Array(generated.length * model.layout.size);
-    generated.forEach((v, i) => flat.set(v, i * model.layout.size));
-    writeSafetensors(genFile, { vectors: { dtype: 'F32', shape: [generated.length, model.layout.size], data: flat } }, { target: target.id, sampler: s.sampler, steps: String(s.steps), ms: String(Math.round(performance.now() - t1)) });
-    log(`generated ${generated.length} models for ${target.id} in ${((performance.now() - t1) / 1000).toFixed(1)} s (${s.sampler}-${s.sampler === 'ddpm' ? cfg.diffusion.timesteps : s.steps})`);
+    const flat = new Float32Array(generated.length * P);
+    generated.forEach((v, i) => flat.set(v, i * P));
+    writeSafetensors(
+      genFile,
+      { vectors: { dtype: 'F32', shape: [generated.length, P], data: flat }, regions: { dtype: 'I32', shape: [regions.length], data: Int32Array.from(regions) } },
+      { target: target.id, sampler: s.sampler, steps: String(s.steps), ms: String(Math.round(performance.now() - t1)) },
+    );
+    log(`generated ${generated.length} models for ${target.id} in ${((performance.now() - t1) / 1000).toFixed(1)} s (${s.sampler}-${total})`);
   }
+  const generatedOf = new Map(regions.map((r, i) => [r, generated[i]!]));
   generator.dispose();
 
   // 5. Evaluate every method.
@@ -291,7 +301,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     model,
     prep,
     regions,
-    inits: { shared, bankMean: meanVector(bank.vectors), nearest, generated: (r) => generated[r]! },
+    inits: { shared, bankMean: meanVector(bank.vectors), nearest, generated: (r) => generatedOf.get(r)! },
     finetune,
     seed: cfg.seed,
     dir: join(runDir, 'eval'),
@@ -328,6 +338,7 @@ interface ReportInputs {
   target: City;
   sources: City[];
   bank: LoadedBank;
+  /** Generated vectors, aligned with `regions`. */
   generated: Float32Array[];
   regions: number[];
   predictions: RegionPredictions[];

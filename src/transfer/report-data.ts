@@ -103,7 +103,7 @@ export function buildReportData(r: ReportInputs): ReportData {
     .filter(([a, b]) => inScored.has(a) && inScored.has(b))
     .map(([a, b]) => ({ a: target.nodeIds[a] ?? String(a), b: target.nodeIds[b] ?? String(b) }));
 
-  const pca = pca2d(r.bank.vectors, r.regions.map((reg) => r.generated[reg]!));
+  const pca = pca2d(r.bank.vectors, r.generated);
   const projection: ProjectionPoint[] = [
     ...pca.base.map(([x, y], i) => ({ x, y, kind: 'bank' as const, city: r.bank.entries[i]!.city })),
     ...pca.extra.map(([x, y]) => ({ x, y, kind: 'generated' as const, city: target.id })),
