@@ -12,7 +12,7 @@ import { fitNormalizer, normalize, clipRangeFromBank } from '../diffusion/tokeni
 import { trainDenoiser, type TrainingSet, type TrainResult } from '../diffusion/trainer.js';
 import { Generator, makeGeneratorConfig, saveGenerator, loadGenerator, processFromConfig, type ProcessConfig } from '../diffusion/generator.js';
 import { Rng } from '../util/prng.js';
-import type { ProgressFn } from '../util/progress.js';
+import { Cancelled, type ProgressFn } from '../util/progress.js';
 import { savePromptSpec } from '../prompts/build.js';
 import type { PromptSpec } from '../prompts/spec.js';
 
@@ -110,7 +110,6 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
   });
   if (result.interrupted) {
     model.dispose();
-    const { Cancelled } = await import('../util/progress.js');
     throw new Cancelled('diffusion training');
   }
   model.setWeights(result.weights);

@@ -348,6 +348,7 @@ interface ReportInputs {
 }
 
 async function writeRunReportData(r: ReportInputs): Promise<void> {
+  // Imported lazily: report-data imports this module's types (a cycle at load time otherwise).
   const { buildReportData } = await import('./report-data.js');
   writeJsonAtomic(join(r.runDir, 'report-data.json'), buildReportData(r));
 }
