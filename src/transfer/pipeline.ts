@@ -29,6 +29,7 @@ import { trainGenerator, selectPrompts, type PromptSet } from './generate.js';
 import { prepareTarget } from './target.js';
 import { evaluateTarget, METHODS, METHOD_LABELS, type Method, type RegionPredictions } from './evaluate.js';
 import type { MethodScores } from './scores.js';
+import { buildReportData } from './report-data.js';
 
 export interface TransferOptions {
   config: GpdConfig;
@@ -326,7 +327,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     methods,
     labels: METHOD_LABELS,
   });
-  await writeRunReportData({ runDir, cfg, command: o.command ?? '', backend, target, sources, bank, generated, regions, predictions, scores: methods, wallSeconds, prep });
+  writeRunReportData({ runDir, cfg, command: o.command ?? '', backend, target, sources, bank, generated, regions, predictions, scores: methods, wallSeconds, prep });
   return result;
 }
 
@@ -347,9 +348,7 @@ interface ReportInputs {
   prep: ReturnType<typeof prepareTarget>;
 }
 
-async function writeRunReportData(r: ReportInputs): Promise<void> {
-  // Imported lazily: report-data imports this module's types (a cycle at load time otherwise).
-  const { buildReportData } = await import('./report-data.js');
+function writeRunReportData(r: ReportInputs): void {
   writeJsonAtomic(join(r.runDir, 'report-data.json'), buildReportData(r));
 }
 
