@@ -13,7 +13,11 @@ import { trainDenoiser, type TrainingSet, type TrainResult } from '../diffusion/
 import { Generator, makeGeneratorConfig, saveGenerator, loadGenerator, processFromConfig, type ProcessConfig } from '../diffusion/generator.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, type ProgressFn } from '../util/progress.js';
-import { savePromptSpec } from '../prompts/build.js';
+import { savePromptSpec, regionPrompts } from '../prompts/build.js';
+import type { LoadedBank } from '../bank/store.js';
+import type { City } from '../data/city.js';
+import { DataError } from '../data/city.js';
+import { sourceSplit } from '../data/splits.js';
 import type { PromptSpec } from '../prompts/spec.js';
 
 /** The prompt spec the generator was trained with, inside the generator folder. */
@@ -22,6 +26,22 @@ export const PROMPT_SPEC_FILE = 'prompt-spec.json';
 export interface PromptSet {
   spatial: Float32Array[];
   temporal: Float32Array[];
+}
+
+/**
+ * The prompt of every bank entry, aligned with the bank's vectors: each source city's prompts over
+ * its training part (the same range the bank trained on).
+ */
+export function bankEntryPrompts(bank: LoadedBank, sources: City[], spec: PromptSpec): PromptSet {
+  const byCity = new Map(sources.map((c) => [c.id, regionPrompts(c, spec, sourceSplit(c).train)]));
+  const out: PromptSet = { spatial: [], temporal: [] };
+  for (const e of bank.entries) {
+    const p = byCity.get(e.city);
+    if (!p) throw new DataError(`bank ${bank.dir} holds city ${e.city}, which is not among the given source cities`);
+    out.spatial.push(p.spatial[e.region]!);
+    out.temporal.push(p.temporal[e.region]!);
+  }
+  return out;
 }
 
 /** Drop a prompt kind (ablations) by giving it zero width. */

@@ -13,7 +13,6 @@ import { initBackend } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
 import { resolveCities, resolveCity, type SyntheticDefaults } from '../data/resolve.js';
-import { sourceSplit } from '../data/splits.js';
 import type { GpdConfig } from '../config/schema.js';
 import { buildBank } from '../bank/build.js';
 import { loadBank, type LoadedBank } from '../bank/store.js';
@@ -25,9 +24,9 @@ import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { Rng } from '../util/prng.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
-import { trainGenerator, selectPrompts, type PromptSet } from './generate.js';
+import { trainGenerator, selectPrompts, bankEntryPrompts, type PromptSet } from './generate.js';
 import { prepareTarget } from './target.js';
-import { evaluateTarget, METHODS, METHOD_LABELS, type Method, type RegionPredictions } from './evaluate.js';
+import { evaluateTarget, METHOD_LABELS, type Method, type RegionPredictions } from './evaluate.js';
 import type { MethodScores } from './scores.js';
 import { buildReportData } from './report-data.js';
 
@@ -155,14 +154,7 @@ async function buildAllPrompts(bank: LoadedBank, sources: City[], target: City, 
     spec = await fitPromptSpec(sources, { feature: cfg.data.feature, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
     savePromptSpec(specFile, spec);
   }
-  const byCity = new Map(sources.map((c) => [c.id, regionPrompts(c, spec, sourceSplit(c).train)]));
-  const source: PromptSet = { spatial: [], temporal: [] };
-  for (const e of bank.entries) {
-    const p = byCity.get(e.city);
-    if (!p) throw new DataError(`bank ${bank.dir} holds city ${e.city}, which is not among the configured sources`);
-    source.spatial.push(p.spatial[e.region]!);
-    source.temporal.push(p.temporal[e.region]!);
-  }
+  const source = bankEntryPrompts(bank, sources, spec);
   const t = regionPrompts(target, spec, fewShot);
   return { spec, source, target: { spatial: t.spatial, temporal: t.temporal } };
 }
@@ -327,7 +319,8 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     methods,
     labels: METHOD_LABELS,
   });
-  writeRunReportData({ runDir, cfg, command: o.command ?? '', backend, target, sources, bank, generated, regions, predictions, scores: methods, wallSeconds, prep });
+  const perRegion = new Map(scores.methods().map((m) => [m as Method, scores.result(m).perRegion]));
+  writeRunReportData({ runDir, cfg, command: o.command ?? '', backend, target, sources, bank, generated, regions, predictions, scores: methods, perRegion, wallSeconds, prep });
   return result;
 }
 
@@ -344,6 +337,8 @@ interface ReportInputs {
   regions: number[];
   predictions: RegionPredictions[];
   scores: Partial<Record<Method, MethodSummary>>;
+  /** Each scored method's per-region mean MAE/RMSE (from MethodScores). */
+  perRegion: Map<Method, { region: number; mae: number; rmse: number }[]>;
   wallSeconds: number;
   prep: ReturnType<typeof prepareTarget>;
 }

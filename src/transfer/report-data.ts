@@ -67,24 +67,9 @@ export function buildReportData(r: ReportInputs): ReportData {
     }
   }
 
-  const gpdMae = new Map<number, number>();
-  const mapMethod: Method = r.predictions[0]?.preds.gpd ? 'gpd' : 'gpd_zero_shot';
-  for (const p of r.predictions) {
-    // Per-region MAE of GPD (fine-tuned when scored), recomputed from its saved predictions.
-    const pm = p.preds[mapMethod];
-    if (!pm) continue;
-    let sum = 0, n = 0;
-    for (let k = 0; k < p.starts.length; k++) {
-      for (let h = 0; h < OUT_STEPS; h++) {
-        const t = p.starts[k]! + 12 + h;
-        const i = (t * target.N + p.region) * target.F + prep.feature;
-        if (target.mask && target.mask[i] === 0) continue;
-        sum += Math.abs(pm[k * OUT_STEPS + h]! - target.series[i]!);
-        n++;
-      }
-    }
-    gpdMae.set(p.region, n > 0 ? sum / n : NaN);
-  }
+  // Per-region MAE of GPD (fine-tuned when it was scored), as the evaluation computed it.
+  const mapMethod: Method = r.perRegion.has('gpd') ? 'gpd' : 'gpd_zero_shot';
+  const gpdMae = new Map((r.perRegion.get(mapMethod) ?? []).map((p) => [p.region, p.mae]));
   const coords = target.attributes.coords;
   const kind = coords ? (target.attributes.coordKind ?? 'planar') : 'layout';
   const layout = coords ? null : graphLayout(target.N, edgesFromAdjacency(target.adjacency, target.N), r.cfg.seed);

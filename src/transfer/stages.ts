@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import { sourceSplit, targetSplit } from '../data/splits.js';
+import { targetSplit } from '../data/splits.js';
 import type { GpdConfig } from '../config/schema.js';
 import { loadBank } from '../bank/store.js';
 import { createForecaster } from '../bank/train-region.js';
@@ -15,7 +15,7 @@ import { writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
-import { trainGenerator, selectPrompts, PROMPT_SPEC_FILE, type PromptSet } from './generate.js';
+import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE } from './generate.js';
 
 export async function trainGeneratorFromBank(o: { bankDir: string; sources: City[]; config: GpdConfig; out: string; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<string> {
   await initBackend();
@@ -27,13 +27,7 @@ export async function trainGeneratorFromBank(o: { bankDir: string; sources: City
   }
   const cities = bank.index.cities.map((c) => byId.get(c.id)!);
   const spec = await fitPromptSpec(cities, { feature: o.config.data.feature, ...(o.config.prompts.temporal === 'mae' ? { mae: true } : {}) });
-  const byCity = new Map(cities.map((c) => [c.id, regionPrompts(c, spec, sourceSplit(c).train)]));
-  const prompts: PromptSet = { spatial: [], temporal: [] };
-  for (const e of bank.entries) {
-    const p = byCity.get(e.city)!;
-    prompts.spatial.push(p.spatial[e.region]!);
-    prompts.temporal.push(p.temporal[e.region]!);
-  }
+  const prompts = bankEntryPrompts(bank, cities, spec);
   const model = createForecaster(bank.settings.model);
   const { generator } = await trainGenerator({
     layout: model.layout,
