@@ -6,24 +6,9 @@ import { inspectBank, formatBankInspect } from '../../bank/inspect.js';
 import { BankConfig } from '../../config/schema.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
-import { UserError } from '../errors.js';
+import { int, num } from '../options.js';
 
 const D = BankConfig.parse({});
-
-function int(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} expects a non-negative integer, got "${v}"`);
-    return n;
-  };
-}
-function num(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UserError(`--${name} expects a non-negative number, got "${v}"`);
-    return n;
-  };
-}
 
 export function registerBankCommands(program: Command): void {
   const bank = program.command('bank').description('build and inspect parameter banks (one trained forecaster per source region)');

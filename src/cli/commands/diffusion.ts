@@ -7,6 +7,7 @@ import { SamplingConfig } from '../../config/schema.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { collectSet } from './config.js';
+import { int, num } from '../options.js';
 import { syntheticDefaultsOf } from '../../transfer/pipeline.js';
 
 const S = SamplingConfig.parse({});
@@ -38,12 +39,12 @@ export function registerDiffusionCommands(program: Command): void {
     .requiredOption('--generator <dir>', 'generator folder (gpd diffusion train)')
     .requiredOption('--city <ref>', 'target city')
     .option('-o, --out <file>', 'output safetensors file (an index .json is written beside it)', 'runs/generated.safetensors')
-    .option('--k-days <n>', 'few-shot days before the test period whose data build the prompts', (v) => Number(v), 3)
+    .option('--k-days <n>', 'few-shot days before the test period whose data build the prompts', int('k-days'), 3)
     .addOption(new Option('--sampler <name>', 'denoising sampler: ddpm/ddim for Gaussian generators, euler/heun for flow matching').choices(['ddpm', 'ddim', 'euler', 'heun']).default(S.sampler))
-    .option('--steps <n>', 'sampler steps (DDIM/Euler/Heun; DDPM always runs all T)', (v) => Number(v), S.steps)
-    .option('--eta <x>', 'DDIM stochasticity (0 = deterministic)', (v) => Number(v), S.eta)
-    .option('--guidance <x>', 'classifier-free guidance scale (1 = plain conditional)', (v) => Number(v), S.guidance)
-    .option('--seed <n>', 'random seed', (v) => Number(v), 1)
+    .option('--steps <n>', 'sampler steps (DDIM/Euler/Heun; DDPM always runs all T)', int('steps'), S.steps)
+    .option('--eta <x>', 'DDIM stochasticity (0 = deterministic)', num('eta'), S.eta)
+    .option('--guidance <x>', 'classifier-free guidance scale (1 = plain conditional)', num('guidance'), S.guidance)
+    .option('--seed <n>', 'random seed', int('seed'), 1)
     .action(async (o: { generator: string; city: string; out: string; kDays: number; sampler: 'ddpm' | 'ddim' | 'euler' | 'heun'; steps: number; eta: number; guidance: number; seed: number }) => {
       const sampling = SamplingConfig.parse({ sampler: o.sampler, steps: o.steps, eta: o.eta, guidance: o.guidance });
       const renderer = new ProgressRenderer();
