@@ -41,6 +41,10 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'no-ablations': { type: 'boolean', default: false },
     'no-all-sources': { type: 'boolean', default: false },
+    /** Targets that get the ablations (default: every target run). */
+    'ablation-targets': { type: 'string' },
+    /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
+    aggregate: { type: 'boolean', default: false },
     set: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -90,8 +94,8 @@ interface RunRecord {
   wallSeconds: number;
 }
 
+/** Ablations of the main setting (pre-bias conditioning, both prompts, DDIM-50), whose seed-1 run is the reference row. */
 const VARIANTS: Record<string, string[]> = {
-  'cond:pre-bias': ['diffusion.conditioning=pre-bias'],
   'cond:pre': ['diffusion.conditioning=pre'],
   'cond:pre-adaptive': ['diffusion.conditioning=pre-adaptive'],
   'cond:post-adaptive': ['diffusion.conditioning=post-adaptive'],
@@ -165,21 +169,87 @@ function table(title: string, agg: Agg): string {
   return lines.join('\n');
 }
 
+function recordKey(r: Pick<RunRecord, 'target' | 'sourceSet' | 'seed' | 'k' | 'variant'>): string {
+  return `${r.target}|${r.sourceSet}|k${r.k}|s${r.seed}|${r.variant}`;
+}
+
+/**
+ * Records on disk merged with ours: several experiment processes may share one output folder (e.g. one
+ * per city family on a 2-core machine), so each save re-reads the file and keeps the others' records.
+ */
+function mergeRecords(file: string, ours: RunRecord[]): RunRecord[] {
+  const byKey = new Map<string, RunRecord>();
+  if (existsSync(file)) for (const r of JSON.parse(readFileSync(file, 'utf8')) as RunRecord[]) byKey.set(recordKey(r), r);
+  for (const r of ours) byKey.set(recordKey(r), r);
+  return [...byKey.values()];
+}
+
+const fmt = (a: { mae: number; mae_std: number } | undefined) => (a ? `${a.mae.toFixed(3)} ± ${a.mae_std.toFixed(3)}` : '–');
+
+/** One row per target (family sources, K = 3): MAE mean ± std over seeds of every method. */
+function summary(main: Record<string, Agg>): string[] {
+  const targets = Object.keys(main);
+  if (targets.length === 0) return [];
+  const lines = ['## Summary: MAE (mean ± std over seeds), family sources, K = 3', '', `| method | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`];
+  for (const m of METHODS) lines.push(`| ${METHOD_LABELS[m]} | ${targets.map((t) => fmt(main[t]![m])).join(' | ')} |`);
+  return [...lines, ''];
+}
+
+/** Where GPD does and does not win, stated per target from the numbers above (no hand-written claims). */
+function verdicts(main: Record<string, Agg>): string[] {
+  const lines = ['## Where GPD wins and where it does not (mean MAE, family sources, K = 3)', ''];
+  const vs = (a: number | undefined, b: number | undefined, name: string) =>
+    a === undefined || b === undefined ? `${name}: n/a` : `${a < b ? 'beats' : 'does NOT beat'} ${name} (${a.toFixed(3)} vs ${b.toFixed(3)})`;
+  for (const [t, agg] of Object.entries(main)) {
+    const g = agg.gpd?.mae;
+    const parts = (['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs(g, agg[m]?.mae, METHOD_LABELS[m].split(' (')[0]!.toLowerCase()));
+    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs(agg.gpd_zero_shot?.mae, agg.random_init?.mae, 'random init')}; ${vs(agg.gpd_zero_shot?.mae, agg.bank_mean_zero_shot?.mae, 'the untrained bank mean')}.`);
+  }
+  return [...lines, ''];
+}
+
+/** Ablations (seed 1, family sources, K = 3): GPD zero-shot and fine-tuned MAE per variant and target. */
+function ablations(records: RunRecord[]): string[] {
+  const targets = [...new Set(records.filter((r) => r.variant !== 'main').map((r) => r.target))];
+  if (targets.length === 0) return [];
+  const pick = (t: string, v: string) => records.find((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v && r.seed === Math.min(...records.filter((x) => x.target === t && x.variant === v).map((x) => x.seed)));
+  const lines = [
+    '## Ablations (one seed, family sources, K = 3): GPD zero-shot / fine-tuned MAE',
+    '',
+    'The reference row is the main setting (pre-bias conditioning, spatial + temporal prompts, DDIM-50); each other row changes one thing.',
+    '',
+    `| variant | ${targets.join(' | ')} |`,
+    `|---|${targets.map(() => '---').join('|')}|`,
+  ];
+  for (const v of ['main', ...Object.keys(VARIANTS)]) {
+    const cells = targets.map((t) => {
+      const r = pick(t, v);
+      return r ? `${r.methods.gpd_zero_shot!.mae.toFixed(3)} / ${r.methods.gpd!.mae.toFixed(3)}` : '–';
+    });
+    lines.push(`| ${v === 'main' ? 'main (cond:pre-bias)' : v} | ${cells.join(' | ')} |`);
+  }
+  return [...lines, ''];
+}
+
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const records: RunRecord[] = [];
   const recordFile = join(outDir, 'runs.json');
-  if (existsSync(recordFile)) records.push(...(JSON.parse(readFileSync(recordFile, 'utf8')) as RunRecord[]));
-  const have = (s: Setting, seed: number, k: number, v: string) => records.some((r) => r.target === s.target && r.sourceSet === s.sourceSet && r.seed === seed && r.k === k && r.variant === v);
-  const save = () => writeJsonAtomic(recordFile, records);
+  let records: RunRecord[] = mergeRecords(recordFile, []);
+  const have = (s: Setting, seed: number, k: number, v: string) => records.some((r) => recordKey(r) === recordKey({ ...s, seed, k, variant: v }));
+  const add = (r: RunRecord) => {
+    records = mergeRecords(recordFile, [...records, r]);
+    writeJsonAtomic(recordFile, records);
+  };
 
-  for (const s of settings()) {
+  // Phases in order of importance, so a budget that runs out still leaves the main table complete:
+  // every target's family setting, then the ablations, then "all other cities" as sources.
+  const all = args.aggregate ? [] : settings();
+  const mainRuns = async (s: Setting) => {
     for (const k of ks) {
       for (const seed of seeds) {
         if (have(s, seed, k, 'main')) continue;
         try {
-          records.push(await runOne(s, seed, k, 'main', []));
-          save();
+          add(await runOne(s, seed, k, 'main', []));
         } catch (err) {
           // K too large for the city (e.g. K = 7 on la-loop's 7 days): say so and go on.
           console.error(`skipped ${s.target} ${s.sourceSet} K=${k} seed ${seed}: ${(err as Error).message}`);
@@ -187,14 +257,19 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (!args['no-ablations'] && s.sourceSet !== 'all') {
+  };
+  for (const s of all.filter((x) => x.sourceSet !== 'all')) await mainRuns(s);
+  const ablationTargets = args['ablation-targets']?.split(',');
+  if (!args['no-ablations']) {
+    for (const s of all.filter((x) => x.sourceSet !== 'all' && (!ablationTargets || ablationTargets.includes(x.target)))) {
       for (const [variant, extra] of Object.entries(VARIANTS)) {
         if (have(s, seeds[0]!, 3, variant)) continue;
-        records.push(await runOne(s, seeds[0]!, 3, variant, extra, ['gpd_zero_shot', 'gpd']));
-        save();
+        add(await runOne(s, seeds[0]!, 3, variant, extra, ['gpd_zero_shot', 'gpd']));
       }
     }
   }
+  for (const s of all.filter((x) => x.sourceSet === 'all')) await mainRuns(s);
+  records = mergeRecords(recordFile, records);
 
   // Aggregate: main table per target and source set, and ablations.
   const results: Record<string, unknown> = {};
@@ -213,15 +288,16 @@ async function main(): Promise<void> {
     if (!groups.has(g)) groups.set(g, []);
     groups.get(g)!.push(r);
   }
+  const detail: string[] = [];
   for (const [g, rs] of groups) {
     const [target, sourceSet, k, variant] = g.split('|') as [string, string, string, string];
     const agg = aggregate(rs);
     results[g] = { target, sourceSet, k: Number(k), variant, sources: rs[0]!.sources, regions: rs[0]!.regions, methods: agg };
-    md.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${variant}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
-    if (variant === 'main' && Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) {
-      main[target] = agg;
-    }
+    if (variant !== 'main') continue;
+    detail.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
+    if (Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) main[target] = agg;
   }
+  md.push(...summary(main), ...verdicts(main), '## Per-horizon tables', '', ...detail, ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
   const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};
