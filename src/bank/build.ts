@@ -166,6 +166,10 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
           shouldStop: () => opts.signal?.aborted === true,
           yieldEveryStep: true,
           onEpoch: (epoch, epochs, loss) => progress?.({ task: `${task} shared model`, done: epoch, total: epochs, detail: Number.isNaN(loss) ? undefined : `val loss ${loss.toFixed(4)}` }),
+          // Fractional epochs between validations (the renderer throttles; this is cheap).
+          onStep: (i, n, epoch) => {
+            if (i < n) progress?.({ task: `${task} shared model`, done: epoch - 1 + i / n, total: sharedEpochs, detail: `epoch ${epoch}, step ${i}/${n}` });
+          },
         },
       });
       shared = { file: SHARED_FILE, epochsRun: r.epochsRun, bestEpoch: r.bestEpoch, steps: r.steps, val: r.val, timings: { trainMs: r.trainMs } };

@@ -131,6 +131,11 @@ export interface FitHooks {
   /** Yield to the event loop between steps (lets Ctrl-C handlers run when training in the main thread). */
   yieldEveryStep?: boolean;
   onEpoch?: (epoch: number, epochs: number, valLoss: number) => void;
+  /**
+   * After every step, with the step's position in its epoch: one epoch of a shared model over hundreds of
+   * regions is thousands of steps (minutes), too long to go without a progress report.
+   */
+  onStep?: (stepInEpoch: number, stepsInEpoch: number, epoch: number) => void;
   /** Every validation loss, the initial parameters' first. */
   onValidate?: (loss: number) => void;
 }
@@ -327,7 +332,8 @@ export async function fitForecaster(
     let epoch = 0;
     while (epoch < cfg.epochs) {
       epoch++;
-      for (const batch of planEpoch(datasets, cfg.batchSize, shuffleRng)) {
+      const plan = planEpoch(datasets, cfg.batchSize, shuffleRng);
+      for (const [bi, batch] of plan.entries()) {
         if (hooks.shouldStop?.()) throw new Cancelled('training');
         if (hooks.yieldEveryStep) await new Promise((r) => setImmediate(r));
         const d = datasets[batch.ds]!;
@@ -349,6 +355,7 @@ export async function fitForecaster(
           }, [params]);
           adam.step(params, grads[params.name]!);
         });
+        hooks.onStep?.(bi + 1, plan.length, epoch);
       }
       if (epoch % cfg.evalEvery === 0 || epoch === cfg.epochs) {
         const loss = validate();

@@ -100,10 +100,12 @@ export class ProgressRenderer {
     const elapsed = (now - l.startedAt) / 1000;
     const timing = l.done >= l.total ? `in ${formatDuration(elapsed)}` : `ETA ${formatDuration(eta(l, now))}`;
     const detail = l.detail ? ` ${l.detail}` : '';
-    if (!bar) return `[${l.task}] ${l.done}/${l.total} (${(frac * 100).toFixed(0)}%) ${timing}${detail}`;
+    // Fractional progress (e.g. epochs part-way through) prints with two decimals.
+    const done = Number.isInteger(l.done) ? String(l.done) : l.done.toFixed(2);
+    if (!bar) return `[${l.task}] ${done}/${l.total} (${(frac * 100).toFixed(0)}%) ${timing}${detail}`;
     const width = 24;
     const filled = Math.round(frac * width);
-    return `${l.task.padEnd(18).slice(0, 18)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${l.done}/${l.total} ${timing}${detail}`;
+    return `${l.task.padEnd(18).slice(0, 18)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${l.total} ${timing}${detail}`;
   }
 
   private clear(): void {

@@ -93,3 +93,13 @@ test('a stop request abandons training with Cancelled', async () => {
   await assert.rejects(trainRegionJob(ctx, 0, { shouldStop: () => ++calls > 2 }), (e: Error) => e.name === 'Cancelled');
   assert.equal(tf.memory().numTensors, before, 'a cancelled fit frees its tensors');
 });
+
+test('onStep reports every step with its position in the epoch (progress inside long epochs)', async () => {
+  const seen: [number, number, number][] = [];
+  const r = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5 } }, 1, { onStep: (i, n, e) => seen.push([i, n, e]) });
+  assert.equal(seen.length, r.steps);
+  const perEpoch = seen[0]![1];
+  assert.ok(perEpoch > 1);
+  assert.deepEqual(seen.filter(([, , e]) => e === 1).map(([i]) => i), Array.from({ length: perEpoch }, (_, k) => k + 1));
+  assert.ok(seen.every(([i, n]) => i >= 1 && i <= n));
+});
