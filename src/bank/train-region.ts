@@ -41,6 +41,12 @@ export interface TrainConfig {
   /** Validate every this many epochs (the reference: 5; default 1). */
   evalEvery?: number;
   lossSpace?: LossSpace;
+  /**
+   * An epoch is at least this many steps (repeated reshuffled passes over the data). A few-shot target
+   * of 3 hourly days has ~40 training windows: one step per epoch, so an epoch budget that suits
+   * 5-minute data would leave hourly cities with a handful of updates. Default 1 (plain epochs).
+   */
+  minStepsPerEpoch?: number;
 }
 
 /** Reference values (Pretrain/config.yaml, NetSet.py) where it has them; epochs = its CLI default. */
@@ -52,6 +58,7 @@ export const DEFAULT_TRAIN_CONFIG: Required<TrainConfig> = {
   patience: 10,
   evalEvery: 1,
   lossSpace: 'original',
+  minStepsPerEpoch: 1,
 };
 
 /** Defaults filled in and every field checked (messages name the option). */
@@ -64,6 +71,7 @@ export function validateTrainConfig(config: TrainConfig): Required<TrainConfig> 
   int('batchSize', cfg.batchSize, 1);
   int('patience', cfg.patience, 1);
   int('evalEvery', cfg.evalEvery, 1);
+  int('minStepsPerEpoch', cfg.minStepsPerEpoch, 1);
   if (!(cfg.lr > 0) || !Number.isFinite(cfg.lr)) throw new Error(`training: lr must be a positive number, got ${cfg.lr}`);
   if (!(cfg.weightDecay >= 0) || !Number.isFinite(cfg.weightDecay)) throw new Error(`training: weightDecay must be >= 0, got ${cfg.weightDecay}`);
   if (cfg.lossSpace !== 'original' && cfg.lossSpace !== 'normalized') throw new Error(`training: lossSpace must be original or normalized, got ${String(cfg.lossSpace)}`);
@@ -333,6 +341,7 @@ export async function fitForecaster(
     while (epoch < cfg.epochs) {
       epoch++;
       const plan = planEpoch(datasets, cfg.batchSize, shuffleRng);
+      while (plan.length > 0 && plan.length < cfg.minStepsPerEpoch) plan.push(...planEpoch(datasets, cfg.batchSize, shuffleRng));
       for (const [bi, batch] of plan.entries()) {
         if (hooks.shouldStop?.()) throw new Cancelled('training');
         if (hooks.yieldEveryStep) await new Promise((r) => setImmediate(r));

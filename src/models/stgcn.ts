@@ -8,17 +8,31 @@
  *
  * Speed choices (wasm; the default 'fused' engine, see StgcnOptions):
  * - The whole network is ONE tf.customGrad op with a hand-written backward: a taped op costs ~35 us of
- *   engine bookkeeping plus a copy of every tensor it saves, an untaped kernel ~5-10 us.
- * - Rows are node-major series (ops.ts) so graph propagation is one 2-D matMul; features are
- *   time-major (t, c) so Theta is a plain matMul on [rows*steps, 32] and the head sees the reference's
- *   (t, c) flatten order.
+ *   engine bookkeeping plus a copy of every tensor it saves, an untaped kernel ~3-10 us.
+ * - Every temporal conv is im2col + exact-size matMuls: ops.ts selectionIm2col duplicates the taps by a
+ *   constant 0/1 matMul along time on a channel-major view and one rank-3 transpose (no JS slice or
+ *   concat loops), and its adjoint selectionCol2im gives the input gradient. The selection matMuls add
+ *   7% to the useful FLOPs; the dense block-Toeplitz matMuls used before did 2.25x / 1.5x the useful
+ *   work in blocks 2 / 3 (executed 1.69x the useful FLOPs per step, now 1.07x).
  * - c1(x) + c2(x) = (W1 + W2) x: each gated block computes value and gate with two matMuls, a third
  *   fewer FLOPs than three convs. Value and gate are separate matMuls because splitting the columns
  *   of one product runs as a JS loop on wasm and costs more than the matMul itself.
- * - Block 1 runs as im2col by a constant 0/1 matMul on the data (the input needs no gradient); blocks
- *   2 and 3 as dense block-Toeplitz matMuls (ops.ts toeplitzConvWeight): 2.25x / 1.5x the FLOPs of
- *   im2col but no slicing or concatenation of activations, which is the slow part on wasm.
- * - Theta is applied before the node mixing (they commute), so the propagation runs on 8 channels.
+ * - The wasm matMul (XNNPACK fully-connected) re-packs its RIGHT operand on every call unless that
+ *   tensor was the right operand before: ~3.5 ns per element, e.g. [64,1152]@[1152,128] takes 1.1 ms
+ *   with a fresh right operand vs 0.6 ms with a cached one. So right operands are kept small where
+ *   there is a choice: weights in the forward and input gradients, the adjacency in node mixing (node
+ *   index as the last axis). Weight gradients contract over all rows, so one tall operand is packed
+ *   whichever way they are written (see gatedBlockBackward).
+ * - Series are sample-major (row b*n + i) and features time-major (t, c): Theta is a plain matMul on
+ *   [rows*steps, 32], the head sees the reference's (t, c) flatten order, and the output needs no
+ *   transpose. Theta is applied before the node mixing (they commute), so mixing runs on 8 channels.
+ * - Measured (bench/models.ts --baseline, batch 64, 6 nodes, CPU time, best of 8 rounds, one run on a
+ *   loaded machine): 8.4 ms per training step vs 10.8 ms for the Toeplitz engine it replaced,
+ *   efficiency 0.36 vs 0.28. Where the time goes (tf.profile, per step): matMul kernels 4.4 ms (the
+ *   useful FLOPs alone would take ~3 ms at the plain matMul rate), of which ~1.0 ms is re-packing
+ *   the tall right operands of the weight gradients and ~0.45 ms the selection matMuls; 30
+ *   transposes 0.8 ms; elementwise gate ops 0.9 ms; copies of the 19 saved tensors 0.2 ms; ~1.2 ms
+ *   of per-kernel engine overhead and GC for ~200 kernels (loss and Adam included).
  */
 import { tf } from '../runtime/backend.js';
 import { ParamLayout, type ParamSpec } from './layout.js';
@@ -33,9 +47,10 @@ import {
   splitParamGroups,
   temporalIm2col,
   toNodeMajor,
+  selectionCol2im,
+  selectionCol2imChannelMajor,
+  selectionIm2col,
   toeplitzConvWeight,
-  toeplitzWeightGradRaw,
-  toeplitzWeightRaw,
 } from './ops.js';
 import { convMap, identityMap, linearMap, type ReferenceMapping } from './reference.js';
 
@@ -116,43 +131,60 @@ export interface StgcnOptions {
   /**
    * How the forward runs (all three compute the same function):
    * - 'fused' (default): one custom-gradient op for the whole network with a hand-written backward
-   *   (no per-op tape bookkeeping, few saved tensors); first block as im2col by a constant selection
-   *   matMul, later blocks as dense Toeplitz matMuls. Gradients flow to `params` only.
-   * - 'toeplitz': Toeplitz blocks as separate ops with tfjs autodiff (cross-checks the fused backward).
-   * - 'im2col': slices + concat + matMul per block; fewest FLOPs, slowest on wasm (JS slice loops).
-   * Measured per training step (batch 64, 6 nodes, wasm, CPU time): fused 10.7 ms, toeplitz 13.3 ms,
-   * im2col 18.2 ms (bench/models.ts).
+   *   (no per-op tape bookkeeping); every block as im2col by constant time-selection matMuls, exact-size
+   *   value and gate matMuls. Gradients flow to `params` only.
+   * - 'toeplitz': dense block-Toeplitz conv matrices as separate ops with tfjs autodiff (an independent
+   *   cross-check of the fused backward).
+   * - 'im2col': slices + concat + matMul per block with autodiff; slowest on wasm (JS slice loops).
+   * Measured per training step (batch 64, 6 nodes, wasm, CPU time, one run): fused 8.4 ms,
+   * toeplitz 12.2 ms, im2col 16.8 ms (bench/models.ts).
    */
   conv?: 'fused' | 'toeplitz' | 'im2col';
 }
 
-interface FusedConsts {
-  /** [T*F, T1*K*F] 0/1 matrix: x rows [N, (t, f)] @ it = im2col rows [N, (s, k, f)]. */
-  im2col: tf.Tensor2D;
-  fold: tf.Tensor2D;
-  foldT: tf.Tensor2D;
+/** Folds the three convs [conv1; conv2; conv3] of a block into [conv1 + conv2; conv3], and back. */
+let foldConsts: { fold: tf.Tensor2D; foldT: tf.Tensor2D } | null = null;
+
+function fold(): { fold: tf.Tensor2D; foldT: tf.Tensor2D } {
+  if (!foldConsts) {
+    const f = tf.keep(tf.tensor2d(FOLD));
+    foldConsts = { fold: f, foldT: tf.keep(tf.transpose(f)) };
+  }
+  return foldConsts;
 }
 
-const fusedCache = new Map<string, FusedConsts>();
+/**
+ * Value and gate weights [K*C, 32] of a gated block from its flat [conv1; conv2; conv3] group
+ * (each [K, C, 32]): one small matMul folds conv1 + conv2, a row split (contiguous) separates them.
+ */
+function gatedWeights(group: tf.Tensor1D, kc: number): [tf.Tensor2D, tf.Tensor2D] {
+  const w = tf.matMul(fold().fold, tf.reshape(group, [3, kc * HIDDEN]) as tf.Tensor2D);
+  const [wv, wg] = tf.split(w, 2, 0);
+  return [tf.reshape(wv!, [kc, HIDDEN]) as tf.Tensor2D, tf.reshape(wg!, [kc, HIDDEN]) as tf.Tensor2D];
+}
 
-function fusedConsts(steps: number, features: number): FusedConsts {
-  const key = `${steps}:${features}`;
-  const hit = fusedCache.get(key);
-  if (hit) return hit;
-  const tOut = steps - (KERNEL - 1);
-  const sel = new Float32Array(steps * features * tOut * KERNEL * features);
-  const cols = tOut * KERNEL * features;
-  for (let s = 0; s < tOut; s++)
-    for (let k = 0; k < KERNEL; k++)
-      for (let f = 0; f < features; f++) sel[((s + k) * features + f) * cols + (s * KERNEL + k) * features + f] = 1;
-  const fold = tf.keep(tf.tensor2d(FOLD));
-  const entry: FusedConsts = {
-    im2col: tf.keep(tf.tensor2d(sel, [steps * features, cols])),
-    fold,
-    foldT: tf.keep(tf.transpose(fold)),
-  };
-  fusedCache.set(key, entry);
-  return entry;
+/**
+ * Backward of one gated block `h = relu(sigmoid(cols @ Wg) * (cols @ Wv))`: the flat gradient of its
+ * [conv1; conv2; conv3] group and, unless the block reads data, d(cols).
+ * Weight gradients as d(W)^T = [dv^T; dg^T] @ cols: ONE matMul [64, M] @ [M, K*C] after two cheap
+ * [M, 32] transposes. The alternative cols^T @ [dv | dg] packs a right operand half the size in
+ * block 3, but needs cols^T (a 2-D transpose of a 128-column matrix runs at ~3 ns per element on wasm,
+ * 10x one of 32 columns) and a column concat; measured 0.3 ms slower per step including building it.
+ */
+function gatedBlockBackward(
+  dh: tf.Tensor2D, v: tf.Tensor2D, s: tf.Tensor2D, h: tf.Tensor2D, cols: tf.Tensor2D,
+  weights: [tf.Tensor2D, tf.Tensor2D] | null,
+): [tf.Tensor1D, tf.Tensor2D | null] {
+  const kc = cols.shape[1];
+  const [dv, dg] = gateBackward(dh, v, s, h);
+  const dZT = tf.concat([tf.transpose(dv), tf.transpose(dg)], 0) as tf.Tensor2D; // [64, M]
+  const dWT = tf.reshape(tf.matMul(dZT, cols), [2, HIDDEN, kc]); // [(part, o), (k, c)]
+  const dW = tf.reshape(tf.transpose(dWT, [0, 2, 1]), [2, kc * HIDDEN]) as tf.Tensor2D;
+  const dGroup = tf.reshape(tf.matMul(fold().foldT, dW), [-1]) as tf.Tensor1D;
+  if (!weights) return [dGroup, null];
+  const [wv, wg] = weights;
+  const dCols = tf.add(tf.matMul(dv, tf.transpose(wv)), tf.matMul(dg, tf.transpose(wg))) as tf.Tensor2D;
+  return [dGroup, dCols];
 }
 
 /** relu(sigmoid(g) * v) given v and the gate's pre-activation; returns [sigmoid(g), output]. */
@@ -231,77 +263,58 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
   };
 
   const sizes = groups.map((g) => g.reduce((sum, name) => sum + layout.entry(name).size, 0));
-  const valueSpecs = specs.map((sp) => ({ ...sp, parts: 1, mix: [FOLD[0]!] }));
-  const gateSpecs = specs.map((sp) => ({ ...sp, parts: 1, mix: [FOLD[1]!] }));
   const forwardFused = (params: tf.Tensor1D, x: tf.Tensor4D, adjacency: tf.Tensor2D): tf.Tensor3D => {
     check(x, adjacency);
     const [B, n, T, F] = x.shape;
     const N = n * B;
     const H = d.outSteps;
-    const cs = fusedConsts(T, F);
     const op = tf.customGrad((pIn: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
       const [theta, g1, g2, g3, fullyFlat] = tf.split(pIn as tf.Tensor1D, sizes, 0) as tf.Tensor1D[];
       const thetaM = tf.reshape(theta!, [HIDDEN, SPATIAL]) as tf.Tensor2D;
       const fully = tf.reshape(fullyFlat!, [t3 * HIDDEN, H]) as tf.Tensor2D;
-      // Block 1 as im2col (a constant 0/1 matMul on the data) and separate value / gate matMuls.
-      const xRows = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [N, T * F]) as tf.Tensor2D;
-      const cols1 = tf.reshape(tf.matMul(xRows, cs.im2col), [N * t1, KERNEL * F]) as tf.Tensor2D;
-      const w1 = tf.matMul(cs.fold, tf.reshape(g1!, [3, KERNEL * F * HIDDEN])); // [W1 + W2; W3]
-      const [w1v, w1g] = tf.split(w1, 2, 0).map((w) => tf.reshape(w, [KERNEL * F, HIDDEN]) as tf.Tensor2D);
-      const v1 = tf.matMul(cols1, w1v!) as tf.Tensor2D;
-      const [s1, h1] = gateForward(v1, tf.matMul(cols1, w1g!) as tf.Tensor2D);
-      // Graph convolution: Theta (32 -> 8) then node mixing, relu.
+      const w1 = gatedWeights(g1!, KERNEL * F);
+      const w2 = gatedWeights(g2!, KERNEL * SPATIAL);
+      const w3 = gatedWeights(g3!, KERNEL * HIDDEN);
+      const gated = (cols: tf.Tensor2D, [wv, wg]: [tf.Tensor2D, tf.Tensor2D]) => {
+        const v = tf.matMul(cols, wv) as tf.Tensor2D;
+        return [v, ...gateForward(v, tf.matMul(cols, wg) as tf.Tensor2D)] as const;
+      };
+      // Every block is im2col (selectionIm2col: a constant time-selection matMul on a channel-major
+      // view) followed by exact-size value and gate matMuls. Series are sample-major (row b*n + i),
+      // so the input needs only a [T, F] -> [F, T] transpose and the output none.
+      const cols1 = selectionIm2col(tf.reshape(tf.transpose(x, [0, 1, 3, 2]), [N, F, T]) as tf.Tensor3D, KERNEL);
+      const [v1, s1, h1] = gated(cols1, w1);
+      // Graph convolution: Theta (32 -> 8), then node mixing with the node index as the LAST axis,
+      // so the tiny adjacency is the matMul's right operand (the one wasm re-packs on every call),
+      // not the [n, B*t1*8] activations: measured 0.09 ms -> 0.03 ms per mixing matMul.
       const q = tf.matMul(h1, thetaM);
-      const h2in = tf.reshape(tf.relu(tf.matMul(adjacency, tf.reshape(q, [n, B * t1 * SPATIAL]) as tf.Tensor2D)), [N, t1 * SPATIAL]) as tf.Tensor2D;
-      // Blocks 2 and 3 as dense Toeplitz matMuls, value and gate as separate matMuls: splitting
-      // the columns of one [N, 2C] product would cost more than the matMul (JS slice loops on wasm).
-      const Wv2 = toeplitzWeightRaw(g2!, valueSpecs[1]!);
-      const Wg2 = toeplitzWeightRaw(g2!, gateSpecs[1]!);
-      const v2 = tf.matMul(h2in, Wv2) as tf.Tensor2D;
-      const [s2, h2] = gateForward(v2, tf.matMul(h2in, Wg2) as tf.Tensor2D);
-      const Wv3 = toeplitzWeightRaw(g3!, valueSpecs[2]!);
-      const Wg3 = toeplitzWeightRaw(g3!, gateSpecs[2]!);
-      const v3 = tf.matMul(h2, Wv3) as tf.Tensor2D;
-      const [s3, h3] = gateForward(v3, tf.matMul(h2, Wg3) as tf.Tensor2D);
-      const y = tf.matMul(h3, fully);
-      (save as tf.GradSaveFunc)([cols1, v1, s1, h1, thetaM, h2in, Wv2, Wg2, v2, s2, h2, Wv3, Wg3, v3, s3, h3, fully]);
+      const qT = tf.reshape(tf.transpose(tf.reshape(q, [B, n, t1 * SPATIAL]), [0, 2, 1]), [B * t1 * SPATIAL, n]) as tf.Tensor2D;
+      const r = tf.fused.matMul({ a: qT, b: tf.transpose(adjacency), activation: 'relu' }); // [B, t1, 8, n]
+      const cols2 = selectionIm2col(tf.reshape(tf.transpose(tf.reshape(r, [B, t1, SPATIAL, n]), [0, 3, 2, 1]), [N, SPATIAL, t1]) as tf.Tensor3D, KERNEL);
+      const [v2, s2, h2] = gated(cols2, w2);
+      const cols3 = selectionIm2col(tf.transpose(tf.reshape(h2, [N, t2, HIDDEN]), [0, 2, 1]) as tf.Tensor3D, KERNEL);
+      const [v3, s3, h3] = gated(cols3, w3);
+      const y = tf.matMul(tf.reshape(h3, [N, t3 * HIDDEN]) as tf.Tensor2D, fully);
+      (save as tf.GradSaveFunc)([cols1, v1, s1, h1, thetaM, r, cols2, ...w2, v2, s2, h2, cols3, ...w3, v3, s3, h3, fully]);
       return {
-        value: tf.transpose(tf.reshape(y, [n, B, H]), [1, 0, 2]) as tf.Tensor3D,
+        value: tf.reshape(y, [B, n, H]) as tf.Tensor3D,
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
-          const [sc1, sv1, ss1, sh1, sTheta, sh2in, sWv2, sWg2, sv2, ss2, sh2, sWv3, sWg3, sv3, ss3, sh3, sFully] = saved as tf.Tensor2D[];
-          const dY = tf.reshape(tf.transpose(dy, [1, 0, 2]), [N, H]) as tf.Tensor2D;
-          const dFully = tf.matMul(tf.transpose(sh3!), dY);
-          const dh3 = tf.matMul(dY, tf.transpose(sFully!)) as tf.Tensor2D;
-          // Gated Toeplitz block: weight gradients from one transposed input, input gradient as the
-          // sum of the value and gate paths.
-          const blockBackward = (dh: tf.Tensor2D, v: tf.Tensor2D, sg: tf.Tensor2D, h: tf.Tensor2D, input: tf.Tensor2D, Wv: tf.Tensor2D, Wg: tf.Tensor2D, i: number) => {
-            const [dv, dgt] = gateBackward(dh, v, sg, h);
-            const inT = tf.transpose(input);
-            const dWeights = tf.add(
-              toeplitzWeightGradRaw(tf.matMul(inT, dv), valueSpecs[i]!),
-              toeplitzWeightGradRaw(tf.matMul(inT, dgt), gateSpecs[i]!),
-            );
-            const dInput = tf.add(tf.matMul(dv, tf.transpose(Wv)), tf.matMul(dgt, tf.transpose(Wg))) as tf.Tensor2D;
-            return [dWeights, dInput] as const;
-          };
-          const [dg3, dh2] = blockBackward(dh3, sv3!, ss3!, sh3!, sh2!, sWv3!, sWg3!, 2);
-          const [dg2, dh2in] = blockBackward(dh2, sv2!, ss2!, sh2!, sh2in!, sWv2!, sWg2!, 1);
-          const dr = tf.reshape(tf.mul(dh2in, tf.step(sh2in!)), [n, B * t1 * SPATIAL]) as tf.Tensor2D;
-          const dq = tf.reshape(tf.matMul(tf.transpose(adjacency), dr), [N * t1, SPATIAL]) as tf.Tensor2D;
+          const [sc1, sv1, ss1, sh1, sTheta, sr, sc2, sW2v, sW2g, sv2, ss2, sh2, sc3, sW3v, sW3g, sv3, ss3, sh3, sFully] = saved as tf.Tensor2D[];
+          const dY = tf.reshape(dy, [N, H]) as tf.Tensor2D;
+          const dFully = tf.matMul(tf.transpose(tf.reshape(sh3!, [N, t3 * HIDDEN])), dY);
+          const dh3 = tf.reshape(tf.matMul(dY, tf.transpose(sFully!)), [N * t3, HIDDEN]) as tf.Tensor2D;
+          const [dg3, dCols3] = gatedBlockBackward(dh3, sv3!, ss3!, sh3!, sc3!, [sW3v!, sW3g!]);
+          const dh2 = tf.reshape(selectionCol2im(dCols3!, t2, KERNEL), [N * t2, HIDDEN]) as tf.Tensor2D;
+          const [dg2, dCols2] = gatedBlockBackward(dh2, sv2!, ss2!, sh2!, sc2!, [sW2v!, sW2g!]);
+          // [(b, i), c, t] -> [(b, t, c), i], the layout of r.
+          const dR = tf.transpose(tf.reshape(selectionCol2imChannelMajor(dCols2!, t1, KERNEL), [B, n, SPATIAL, t1]), [0, 3, 2, 1]);
+          const dr = tf.reshape(tf.mul(dR, tf.step(tf.reshape(sr!, [B, t1, SPATIAL, n]))), [B * t1 * SPATIAL, n]) as tf.Tensor2D;
+          const dqT = tf.matMul(dr, adjacency); // r = qT @ A^T
+          const dq = tf.reshape(tf.transpose(tf.reshape(dqT, [B, t1 * SPATIAL, n]), [0, 2, 1]), [N * t1, SPATIAL]) as tf.Tensor2D;
           const dTheta = tf.matMul(tf.transpose(sh1!), dq);
           const dh1 = tf.matMul(dq, tf.transpose(sTheta!)) as tf.Tensor2D;
-          const [dv1, dgt1] = gateBackward(dh1, sv1!, ss1!, sh1!);
-          // d(W)^T = dv^T @ cols: [32, N*t1] @ [N*t1, 8] runs ~3x faster on wasm than cols^T @ dv
-          // ([8, N*t1] @ [N*t1, 32], a long reduction into 8 rows), transposes included.
-          const dWT = (dz: tf.Tensor2D) => tf.reshape(tf.transpose(tf.matMul(tf.transpose(dz), sc1!)), [1, -1]);
-          const dw1 = tf.concat([dWT(dv1), dWT(dgt1)], 0) as tf.Tensor2D;
-          return tf.concat([
-            tf.reshape(dTheta, [-1]),
-            tf.reshape(tf.matMul(cs.foldT, dw1), [-1]),
-            dg2,
-            dg3,
-            tf.reshape(dFully, [-1]),
-          ]);
+          const [dg1] = gatedBlockBackward(dh1, sv1!, ss1!, sh1!, sc1!, null);
+          return tf.concat([tf.reshape(dTheta, [-1]), dg1, dg2!, dg3!, tf.reshape(dFully, [-1])]);
         },
       };
     });
@@ -317,8 +330,10 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
  * `forward`, `backward`, `total` count the USEFUL work (each conv as im2col with W1 + W2 folded, the
  * reference's arithmetic): backward is two matMuls of the forward's size per layer, except where one
  * operand is data (first conv: weight gradient only; node propagation: input gradient only).
- * `executed` is what the default 'fused' engine actually multiplies (Toeplitz blocks and the im2col
- * selection matMul included), for judging the engine's matMul throughput. Elementwise ops are not counted.
+ * `executed` is what the default 'fused' engine actually multiplies: the useful work plus its constant
+ * time-selection matMuls (im2col of every block in the forward, col2im of blocks 2 and 3 in the
+ * backward) and the conv1 + conv2 weight folds; for judging the engine's matMul throughput.
+ * Elementwise ops are not counted.
  */
 export function stgcnFlopsPerStep(
   batch: number,
@@ -340,11 +355,9 @@ export function stgcnFlopsPerStep(
   const head = mm(N, t3 * HIDDEN, d.outSteps);
   const forward = conv1 + theta + prop + conv2 + conv3 + head;
   const backward = conv1 + prop + 2 * (theta + conv2 + conv3 + head);
-  // The fused engine: im2col selection (forward only), Toeplitz blocks 2 and 3, weight construction.
-  const select1 = mm(N, d.inSteps * F, t1 * KERNEL * F);
-  const toeplitz2 = mm(N, t1 * SPATIAL, 2 * t2 * HIDDEN);
-  const toeplitz3 = mm(N, t2 * HIDDEN, 2 * t3 * HIDDEN);
-  const build = 2 * (mm(t1 * t2, 3 * KERNEL, SPATIAL * HIDDEN) + mm(t2 * t3, 3 * KERNEL, HIDDEN * HIDDEN));
-  const executed = select1 + conv1 + 3 * (theta + toeplitz2 + toeplitz3 + head) + 2 * prop + conv1 + 2 * build;
+  // selectionIm2col of a [N, C, T] view: [N*C, T] @ [T, T'*K]; col2im is the same size transposed.
+  const select = (channels: number, steps: number, tOut: number) => mm(N * channels, steps, tOut * KERNEL);
+  const folds = 2 * mm(2, 3, KERNEL * HIDDEN * (F + SPATIAL + HIDDEN)); // forward fold + backward unfold
+  const executed = forward + backward + select(F, d.inSteps, t1) + 2 * (select(SPATIAL, t1, t2) + select(HIDDEN, t2, t3)) + folds;
   return { forward, backward, total: forward + backward, executed };
 }

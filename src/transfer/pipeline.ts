@@ -289,7 +289,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     return bank.vectors[best]!;
   };
   const f = cfg.finetune;
-  const finetune: TrainConfig = { epochs: f.epochs, batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, patience: f.patience, lossSpace: f.lossSpace };
+  const finetune: TrainConfig = { epochs: f.epochs, batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, patience: f.patience, lossSpace: f.lossSpace, minStepsPerEpoch: f.minStepsPerEpoch };
   const { scores, predictions } = await evaluateTarget({
     model,
     prep,

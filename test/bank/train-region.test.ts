@@ -103,3 +103,12 @@ test('onStep reports every step with its position in the epoch (progress inside 
   assert.deepEqual(seen.filter(([, , e]) => e === 1).map(([i]) => i), Array.from({ length: perEpoch }, (_, k) => k + 1));
   assert.ok(seen.every(([i, n]) => i >= 1 && i <= n));
 });
+
+test('minStepsPerEpoch repeats reshuffled passes so a tiny few-shot set still gets that many steps per epoch', async () => {
+  const plain = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5 } }, 1);
+  const perEpoch = plain.steps / plain.epochsRun;
+  const longer = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5, minStepsPerEpoch: perEpoch * 3 + 1 } }, 1);
+  // Whole passes: the smallest multiple of the pass length that reaches the minimum.
+  assert.equal(longer.steps / longer.epochsRun, perEpoch * 4);
+  await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, minStepsPerEpoch: 0 } }, 1), /minStepsPerEpoch must be an integer >= 1/);
+});

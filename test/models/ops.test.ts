@@ -7,11 +7,15 @@ import {
   matMul2d,
   matMul2dConstA,
   propagateNodes,
+  selectionCol2im,
+  selectionCol2imChannelMajor,
+  selectionIm2col,
   splitParamGroups,
   splitParams,
   temporalConv,
   temporalIm2col,
   toNodeMajor,
+  timeSelection,
   toeplitzConvWeight,
 } from '../../src/models/ops.js';
 import { ParamLayout } from '../../src/models/layout.js';
@@ -98,6 +102,37 @@ test('temporalIm2col / temporalConv equal a direct convolution (dilation 1 and 2
     assert.ok(maxAbsDiff(y.dataSync(), convJs(x.dataSync() as Float32Array, N, T, C, w.dataSync() as Float32Array, K, O, d)) < 1e-5);
     assert.deepEqual(temporalIm2col(x, K, d).shape, [N * tOut, K * C]);
   }
+});
+
+test('selectionIm2col equals temporalIm2col; selectionCol2im is its adjoint (dilation 1 and 2)', () => {
+  const rng = new Rng(12);
+  for (const d of [1, 2]) {
+    const [N, T, C, K] = [3, 10, 5, 3];
+    const tOut = T - (K - 1) * d;
+    const sel = timeSelection(T, K, d);
+    assert.deepEqual(sel.sel.shape, [T, tOut * K]);
+    // Exactly one 1 per column (each tap reads one step), at row s + k*d of column s*K + k.
+    const m = sel.sel.arraySync();
+    for (let s = 0; s < tOut; s++)
+      for (let k = 0; k < K; k++) for (let t = 0; t < T; t++) assert.equal(m[t]![s * K + k], t === s + k * d ? 1 : 0);
+    assert.equal(timeSelection(T, K, d), sel, 'cached: one constant per (T, K, dilation)');
+    const x = rand(rng, [N, T, C]) as tf.Tensor3D;
+    const cols = selectionIm2col(tf.transpose(x, [0, 2, 1]) as tf.Tensor3D, K, d);
+    assert.deepEqual(cols.shape, [N * tOut, K * C]);
+    assert.equal(maxAbsDiff(cols.dataSync(), temporalIm2col(x, K, d).dataSync()), 0);
+    // <im2col(x), g> = <x, col2im(g)> for every g: col2im is the exact transpose (a gradient).
+    const g = rand(rng, [N * tOut, K * C]) as tf.Tensor2D;
+    const back = selectionCol2im(g, T, K, d);
+    assert.deepEqual(back.shape, [N, T, C]);
+    const lhs = tf.sum(tf.mul(cols, g)).dataSync()[0]!;
+    const rhs = tf.sum(tf.mul(x, back)).dataSync()[0]!;
+    assert.ok(Math.abs(lhs - rhs) < 1e-4 * Math.abs(lhs), `${lhs} vs ${rhs}`);
+    const viaAutodiff = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(temporalIm2col(v as tf.Tensor3D, K, d), g)))(x);
+    assert.ok(maxAbsDiff(back.dataSync(), viaAutodiff.dataSync()) < 1e-5);
+    assert.equal(maxAbsDiff(selectionCol2imChannelMajor(g, T, K, d).dataSync(), tf.transpose(back, [0, 2, 1]).dataSync()), 0);
+  }
+  assert.throws(() => selectionCol2im(tf.zeros([7, 6]) as tf.Tensor2D, 10, 3), /not \[N\*8, 3\*C\]/);
+  assert.throws(() => timeSelection(3, 4), /too short/);
 });
 
 test('toeplitzConvWeight: x @ Wbig is the (mixed) stack of convolutions; gradient matches im2col autodiff', () => {
