@@ -5,11 +5,17 @@
  * Times are process CPU time (see cpuMs) unless labelled wall.
  *
  *   node --import tsx bench/models.ts [--batch 64] [--nodes 6] [--steps 10] [--rounds 5]
- *                                     [--conv fused|toeplitz|im2col] [--profile]
+ *                                     [--conv fused|toeplitz|im2col] [--profile] [--baseline <module>]
+ *
+ * --baseline <module> also times `createStgcn()` of another module (e.g. a saved copy of a previous
+ * stgcn.ts) interleaved with the others, for before/after comparisons within one run on a loaded
+ * machine.
  *
  * efficiency = (useful FLOPs of the step / its CPU time) / (best plain [batch*n*3,128]@[128,64] matMul
  * rate of the same run); matMulUtilisation uses the FLOPs the fused engine actually executes.
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { tf, initBackend } from '../src/runtime/backend.js';
 import { createStgcn, stgcnFlopsPerStep } from '../src/models/stgcn.js';
 import { Rng } from '../src/util/prng.js';
@@ -97,8 +103,13 @@ async function main() {
   const adj = tf.tensor2d(randomAdjacency(n, rng), [n, n]);
   const target = tf.tensor2d(rng.normalArray(batch * 6), [batch, 6]);
   const only = process.argv.includes('--conv') ? [process.argv[process.argv.indexOf('--conv') + 1] as 'fused'] : null;
-  const variants = (only ?? (['fused', 'toeplitz', 'im2col'] as const)).map((conv) => {
-    const model = createStgcn({}, { conv });
+  const models: { conv: string; model: Forecaster }[] = (only ?? (['fused', 'toeplitz', 'im2col'] as const)).map((conv) => ({ conv, model: createStgcn({}, { conv }) }));
+  const baselineAt = process.argv.indexOf('--baseline');
+  if (baselineAt >= 0) {
+    const mod = (await import(pathToFileURL(path.resolve(process.argv[baselineAt + 1]!)).href)) as { createStgcn: () => Forecaster };
+    models.push({ conv: 'baseline', model: mod.createStgcn() });
+  }
+  const variants = models.map(({ conv, model }) => {
     const trainer = makeTrainer(model, model.layout.init(new Rng(1)));
     for (let i = 0; i < 3; i++) trainer.step(x, adj, target);
     return { conv, trainer, times: [] as number[], wall: [] as number[] };

@@ -26,13 +26,14 @@
  * - Series are sample-major (row b*n + i) and features time-major (t, c): Theta is a plain matMul on
  *   [rows*steps, 32], the head sees the reference's (t, c) flatten order, and the output needs no
  *   transpose. Theta is applied before the node mixing (they commute), so mixing runs on 8 channels.
- * - Measured (bench/models.ts --baseline, batch 64, 6 nodes, CPU time, best of 8 rounds, one run on a
- *   loaded machine): 8.4 ms per training step vs 10.8 ms for the Toeplitz engine it replaced,
- *   efficiency 0.36 vs 0.28. Where the time goes (tf.profile, per step): matMul kernels 4.4 ms (the
- *   useful FLOPs alone would take ~3 ms at the plain matMul rate), of which ~1.0 ms is re-packing
- *   the tall right operands of the weight gradients and ~0.45 ms the selection matMuls; 30
- *   transposes 0.8 ms; elementwise gate ops 0.9 ms; copies of the 19 saved tensors 0.2 ms; ~1.2 ms
- *   of per-kernel engine overhead and GC for ~200 kernels (loss and Adam included).
+ * - Measured (bench/models.ts --baseline <previous stgcn.ts>, batch 64, 6 nodes, CPU time, best of
+ *   10 interleaved rounds, one run on a loaded machine, plain matMul 32.6 GFLOP/s): 8.0 ms per
+ *   training step vs 10.1 ms for the Toeplitz engine it replaced, efficiency 0.38 vs 0.30. Where the
+ *   time goes (tf.profile, per step): matMul kernels ~4.4 ms (the useful FLOPs alone would take ~3 ms
+ *   at the plain matMul rate), of which ~1.0 ms is re-packing the tall right operands of the weight
+ *   gradients and ~0.45 ms the selection matMuls; 33 transposes 0.8-0.9 ms; elementwise gate ops
+ *   0.9 ms; copies of the 19 saved tensors 0.25 ms; ~1.2 ms of per-kernel engine overhead and GC for
+ *   ~200 kernels (loss and Adam included).
  */
 import { tf } from '../runtime/backend.js';
 import { ParamLayout, type ParamSpec } from './layout.js';
@@ -136,21 +137,18 @@ export interface StgcnOptions {
    * - 'toeplitz': dense block-Toeplitz conv matrices as separate ops with tfjs autodiff (an independent
    *   cross-check of the fused backward).
    * - 'im2col': slices + concat + matMul per block with autodiff; slowest on wasm (JS slice loops).
-   * Measured per training step (batch 64, 6 nodes, wasm, CPU time, one run): fused 8.4 ms,
-   * toeplitz 12.2 ms, im2col 16.8 ms (bench/models.ts).
+   * Measured per training step (batch 64, 6 nodes, wasm, CPU time, one run): fused 8.0 ms,
+   * toeplitz 13.1 ms, im2col 16.5 ms (bench/models.ts).
    */
   conv?: 'fused' | 'toeplitz' | 'im2col';
 }
 
-/** Folds the three convs [conv1; conv2; conv3] of a block into [conv1 + conv2; conv3], and back. */
-let foldConsts: { fold: tf.Tensor2D; foldT: tf.Tensor2D } | null = null;
+/** FOLD as a tensor, built once and kept out of every tidy. */
+let foldConst: tf.Tensor2D | null = null;
 
-function fold(): { fold: tf.Tensor2D; foldT: tf.Tensor2D } {
-  if (!foldConsts) {
-    const f = tf.keep(tf.tensor2d(FOLD));
-    foldConsts = { fold: f, foldT: tf.keep(tf.transpose(f)) };
-  }
-  return foldConsts;
+function fold(): tf.Tensor2D {
+  if (!foldConst) foldConst = tf.keep(tf.tensor2d(FOLD));
+  return foldConst;
 }
 
 /**
@@ -158,33 +156,32 @@ function fold(): { fold: tf.Tensor2D; foldT: tf.Tensor2D } {
  * (each [K, C, 32]): one small matMul folds conv1 + conv2, a row split (contiguous) separates them.
  */
 function gatedWeights(group: tf.Tensor1D, kc: number): [tf.Tensor2D, tf.Tensor2D] {
-  const w = tf.matMul(fold().fold, tf.reshape(group, [3, kc * HIDDEN]) as tf.Tensor2D);
+  const w = tf.matMul(fold(), tf.reshape(group, [3, kc * HIDDEN]) as tf.Tensor2D);
   const [wv, wg] = tf.split(w, 2, 0);
   return [tf.reshape(wv!, [kc, HIDDEN]) as tf.Tensor2D, tf.reshape(wg!, [kc, HIDDEN]) as tf.Tensor2D];
 }
 
 /**
- * Backward of one gated block `h = relu(sigmoid(cols @ Wg) * (cols @ Wv))`: the flat gradient of its
- * [conv1; conv2; conv3] group and, unless the block reads data, d(cols).
- * Weight gradients as d(W)^T = [dv^T; dg^T] @ cols: ONE matMul [64, M] @ [M, K*C] after two cheap
- * [M, 32] transposes. The alternative cols^T @ [dv | dg] packs a right operand half the size in
- * block 3, but needs cols^T (a 2-D transpose of a 128-column matrix runs at ~3 ns per element on wasm,
- * 10x one of 32 columns) and a column concat; measured 0.3 ms slower per step including building it.
+ * Backward of one gated block `h = relu(sigmoid(cols @ Wg) * (cols @ Wv))`: the gradients of its
+ * conv1, conv2 (both d(Wv)) and conv3 (d(Wg)) entries, flat, and unless the block reads data, d(cols).
+ * Weight gradients as d(W)^T = dv^T @ cols and dg^T @ cols after two cheap [M, 32] transposes: wasm
+ * packs the right operand `cols` once and reuses it for the second product (same tensor). The
+ * alternative cols^T @ [dv | dg] packs a right operand half the size in block 3, but needs cols^T (a
+ * 2-D transpose of a 128-column matrix runs at ~3 ns per element on wasm, 10x one of 32 columns) and a
+ * column concat; measured 0.3 ms slower per step including building it.
  */
 function gatedBlockBackward(
   dh: tf.Tensor2D, v: tf.Tensor2D, s: tf.Tensor2D, h: tf.Tensor2D, cols: tf.Tensor2D,
   weights: [tf.Tensor2D, tf.Tensor2D] | null,
-): [tf.Tensor1D, tf.Tensor2D | null] {
-  const kc = cols.shape[1];
+): [tf.Tensor[], tf.Tensor2D | null] {
   const [dv, dg] = gateBackward(dh, v, s, h);
-  const dZT = tf.concat([tf.transpose(dv), tf.transpose(dg)], 0) as tf.Tensor2D; // [64, M]
-  const dWT = tf.reshape(tf.matMul(dZT, cols), [2, HIDDEN, kc]); // [(part, o), (k, c)]
-  const dW = tf.reshape(tf.transpose(dWT, [0, 2, 1]), [2, kc * HIDDEN]) as tf.Tensor2D;
-  const dGroup = tf.reshape(tf.matMul(fold().foldT, dW), [-1]) as tf.Tensor1D;
-  if (!weights) return [dGroup, null];
+  const dW = (dz: tf.Tensor2D) => tf.reshape(tf.transpose(tf.matMul(tf.transpose(dz), cols)), [-1]); // [(k, c), o]
+  const dWv = dW(dv);
+  const dConvs = [dWv, dWv, dW(dg)];
+  if (!weights) return [dConvs, null];
   const [wv, wg] = weights;
   const dCols = tf.add(tf.matMul(dv, tf.transpose(wv)), tf.matMul(dg, tf.transpose(wg))) as tf.Tensor2D;
-  return [dGroup, dCols];
+  return [dConvs, dCols];
 }
 
 /** relu(sigmoid(g) * v) given v and the gate's pre-activation; returns [sigmoid(g), output]. */
@@ -289,7 +286,8 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
       // not the [n, B*t1*8] activations: measured 0.09 ms -> 0.03 ms per mixing matMul.
       const q = tf.matMul(h1, thetaM);
       const qT = tf.reshape(tf.transpose(tf.reshape(q, [B, n, t1 * SPATIAL]), [0, 2, 1]), [B * t1 * SPATIAL, n]) as tf.Tensor2D;
-      const r = tf.fused.matMul({ a: qT, b: tf.transpose(adjacency), activation: 'relu' }); // [B, t1, 8, n]
+      // relu is fused into the matMul when no gradient is being recorded. r: [B, t1, 8, n].
+      const r = tf.fused.matMul({ a: qT, b: tf.transpose(adjacency), activation: 'relu' });
       const cols2 = selectionIm2col(tf.reshape(tf.transpose(tf.reshape(r, [B, t1, SPATIAL, n]), [0, 3, 2, 1]), [N, SPATIAL, t1]) as tf.Tensor3D, KERNEL);
       const [v2, s2, h2] = gated(cols2, w2);
       const cols3 = selectionIm2col(tf.transpose(tf.reshape(h2, [N, t2, HIDDEN]), [0, 2, 1]) as tf.Tensor3D, KERNEL);
@@ -301,7 +299,9 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
           const [sc1, sv1, ss1, sh1, sTheta, sr, sc2, sW2v, sW2g, sv2, ss2, sh2, sc3, sW3v, sW3g, sv3, ss3, sh3, sFully] = saved as tf.Tensor2D[];
           const dY = tf.reshape(dy, [N, H]) as tf.Tensor2D;
-          const dFully = tf.matMul(tf.transpose(tf.reshape(sh3!, [N, t3 * HIDDEN])), dY);
+          // h3^T as a rank-3 transpose [N, t3, 32] -> [t3, 32, N]: measured 0.03-0.05 ms vs 0.07-0.11 ms
+          // for the 2-D transpose of [N, 96].
+          const dFully = tf.matMul(tf.reshape(tf.transpose(tf.reshape(sh3!, [N, t3, HIDDEN]), [1, 2, 0]), [t3 * HIDDEN, N]) as tf.Tensor2D, dY);
           const dh3 = tf.reshape(tf.matMul(dY, tf.transpose(sFully!)), [N * t3, HIDDEN]) as tf.Tensor2D;
           const [dg3, dCols3] = gatedBlockBackward(dh3, sv3!, ss3!, sh3!, sc3!, [sW3v!, sW3g!]);
           const dh2 = tf.reshape(selectionCol2im(dCols3!, t2, KERNEL), [N * t2, HIDDEN]) as tf.Tensor2D;
@@ -314,7 +314,7 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
           const dTheta = tf.matMul(tf.transpose(sh1!), dq);
           const dh1 = tf.matMul(dq, tf.transpose(sTheta!)) as tf.Tensor2D;
           const [dg1] = gatedBlockBackward(dh1, sv1!, ss1!, sh1!, sc1!, null);
-          return tf.concat([tf.reshape(dTheta, [-1]), dg1, dg2!, dg3!, tf.reshape(dFully, [-1])]);
+          return tf.concat([tf.reshape(dTheta, [-1]), ...dg1, ...dg2, ...dg3, tf.reshape(dFully, [-1])]);
         },
       };
     });
@@ -332,7 +332,7 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
  * operand is data (first conv: weight gradient only; node propagation: input gradient only).
  * `executed` is what the default 'fused' engine actually multiplies: the useful work plus its constant
  * time-selection matMuls (im2col of every block in the forward, col2im of blocks 2 and 3 in the
- * backward) and the conv1 + conv2 weight folds; for judging the engine's matMul throughput.
+ * backward) and the forward's conv1 + conv2 weight folds; for judging the engine's matMul throughput.
  * Elementwise ops are not counted.
  */
 export function stgcnFlopsPerStep(
@@ -357,7 +357,7 @@ export function stgcnFlopsPerStep(
   const backward = conv1 + prop + 2 * (theta + conv2 + conv3 + head);
   // selectionIm2col of a [N, C, T] view: [N*C, T] @ [T, T'*K]; col2im is the same size transposed.
   const select = (channels: number, steps: number, tOut: number) => mm(N * channels, steps, tOut * KERNEL);
-  const folds = 2 * mm(2, 3, KERNEL * HIDDEN * (F + SPATIAL + HIDDEN)); // forward fold + backward unfold
+  const folds = mm(2, 3, KERNEL * HIDDEN * (F + SPATIAL + HIDDEN));
   const executed = forward + backward + select(F, d.inSteps, t1) + 2 * (select(SPATIAL, t1, t2) + select(HIDDEN, t2, t3)) + folds;
   return { forward, backward, total: forward + backward, executed };
 }
