@@ -12,6 +12,7 @@
  * under <out>/runs/, and banks are shared across seeds and ablations. Writes <out>/results.json,
  * <out>/table.md and, for the main setting, results/results.json.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -184,6 +185,15 @@ function mergeRecords(file: string, ours: RunRecord[]): RunRecord[] {
   return [...byKey.values()];
 }
 
+/** The commit the tables were aggregated at (the runs themselves record package versions, not commits). */
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 const fmt = (a: { mae: number; mae_std: number } | undefined) => (a ? `${a.mae.toFixed(3)} ± ${a.mae_std.toFixed(3)}` : '–');
 
 /** One row per target (family sources, K = 3): MAE mean ± std over seeds of every method. */
@@ -276,7 +286,8 @@ async function main(): Promise<void> {
   const md: string[] = [
     `# GPD experiments (${date})`,
     '',
-    `Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; seeds ${seeds.join(', ')} (banks share seed 1; seeds vary the generator, sampling and fine-tuning).`,
+    `Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; seeds ${seeds.join(', ')} (banks share seed 1; a seed sets the generator, sampling, fine-tuning and, where data.maxTargetRegions caps the target, which regions are scored, so methods are compared on the same regions within a seed and the std includes the region sample).`,
+    `Code: commit ${gitCommit()}.`,
     `Budget: ${args.quick ? 'quick' : 'full'} (${BUDGET.join(' ')}).`,
     `Command: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\``,
     '',
