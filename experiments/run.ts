@@ -206,14 +206,21 @@ function summary(main: Record<string, Agg>): string[] {
 }
 
 /** Where GPD does and does not win, stated per target from the numbers above (no hand-written claims). */
-function verdicts(main: Record<string, Agg>): string[] {
-  const lines = ['## Where GPD wins and where it does not (mean MAE, family sources, K = 3)', ''];
-  const vs = (a: number | undefined, b: number | undefined, name: string) =>
-    a === undefined || b === undefined ? `${name}: n/a` : `${a < b ? 'beats' : 'does NOT beat'} ${name} (${a.toFixed(3)} vs ${b.toFixed(3)})`;
+function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
+  const lines = ['## Where GPD wins and where it does not (mean MAE, family sources, K = 3; in how many seeds)', ''];
   for (const [t, agg] of Object.entries(main)) {
-    const g = agg.gpd?.mae;
-    const parts = (['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs(g, agg[m]?.mae, METHOD_LABELS[m].split(' (')[0]!.toLowerCase()));
-    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs(agg.gpd_zero_shot?.mae, agg.random_init?.mae, 'random init')}; ${vs(agg.gpd_zero_shot?.mae, agg.bank_mean_zero_shot?.mae, 'the untrained bank mean')}.`);
+    // Paired by seed: within one seed every method is scored on the same regions and windows.
+    const runs = records.filter((r) => r.target === t && r.variant === 'main' && r.k === 3 && r.sourceSet !== 'all');
+    const vs = (a: Method, b: Method, name: string) => {
+      const x = agg[a]?.mae;
+      const y = agg[b]?.mae;
+      if (x === undefined || y === undefined) return `${name}: n/a`;
+      const wins = runs.filter((r) => r.methods[a] && r.methods[b] && r.methods[a]!.mae < r.methods[b]!.mae).length;
+      return `${x < y ? 'beats' : 'does NOT beat'} ${name} (${x.toFixed(3)} vs ${y.toFixed(3)}, lower in ${wins}/${runs.length} seeds)`;
+    };
+    const label = (m: Method) => METHOD_LABELS[m].split(' (')[0]!.toLowerCase();
+    const parts = (['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs('gpd', m, label(m)));
+    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}.`);
   }
   return [...lines, ''];
 }
@@ -308,7 +315,7 @@ async function main(): Promise<void> {
     detail.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
     if (Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) main[target] = agg;
   }
-  md.push(...summary(main), ...verdicts(main), '## Per-horizon tables', '', ...detail, ...ablations(records));
+  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
   const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};
