@@ -296,7 +296,9 @@ async function main(): Promise<void> {
     `Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; seeds ${seeds.join(', ')} (banks share seed 1; a seed sets the generator, sampling, fine-tuning and, where data.maxTargetRegions caps the target, which regions are scored, so methods are compared on the same regions within a seed and the std includes the region sample).`,
     `Code: commit ${gitCommit()}.`,
     `Budget: ${args.quick ? 'quick' : 'full'} (${BUDGET.join(' ')}).`,
-    `Command: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\``,
+    args.aggregate
+      ? `Tables aggregated by: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\`; each run's own command is in its run folder's config.json (here: \`npm run experiments -- --quick\` with --targets / --seeds / --ablation-targets subsets, two processes sharing this folder).`
+      : `Command: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\``,
     '',
   ];
   const main: Record<string, Agg> = {};
