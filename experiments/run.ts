@@ -229,7 +229,8 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
 function ablations(records: RunRecord[]): string[] {
   const targets = [...new Set(records.filter((r) => r.variant !== 'main').map((r) => r.target))];
   if (targets.length === 0) return [];
-  const pick = (t: string, v: string) => records.find((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v && r.seed === Math.min(...records.filter((x) => x.target === t && x.variant === v).map((x) => x.seed)));
+  // The lowest-seed run of that target and variant in the family setting.
+  const pick = (t: string, v: string) => records.filter((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v).sort((a, b) => a.seed - b.seed)[0];
   const lines = [
     '## Ablations (one seed, family sources, K = 3): GPD zero-shot / fine-tuned MAE',
     '',

@@ -288,8 +288,9 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     });
     return bank.vectors[best]!;
   };
-  const f = cfg.finetune;
-  const finetune: TrainConfig = { epochs: f.epochs, batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, patience: f.patience, lossSpace: f.lossSpace, minStepsPerEpoch: f.minStepsPerEpoch };
+  // Every finetune config field is a training setting; passing the section whole means a new one
+  // cannot be forgotten here (minStepsPerEpoch nearly was).
+  const finetune: TrainConfig = cfg.finetune;
   const { scores, predictions } = await evaluateTarget({
     model,
     prep,
