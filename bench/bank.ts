@@ -40,6 +40,7 @@ function syntheticRegion(count: number, rng: Rng): RegionDataset {
     y: rng.normalArray(c * OUT_STEPS),
     yMask: new Uint8Array(c * OUT_STEPS).fill(1),
     yRaw: rng.normalArray(c * OUT_STEPS),
+    yOffset: new Float32Array(c * OUT_STEPS),
     starts: Int32Array.from({ length: c }, (_, i) => i),
   });
   const adjacency = new Float32Array(NODES * NODES);
@@ -96,7 +97,7 @@ async function regionsPerMinute(workers: number, regions: number, epochs: number
   await runPool({
     workers,
     groups,
-    init: { cities, model: 'stgcn', config: { epochs, batchSize: BATCH, lr: 1e-4, weightDecay: 1e-2, patience: 100 }, seed: 1, init: 'random', feature: 0 },
+    init: { cities, model: 'stgcn', config: { epochs, batchSize: BATCH, lr: 1e-4, weightDecay: 1e-2, patience: 100 }, seed: 1, init: 'random', feature: 0, baseline: 'none' },
     onResult: (_r, lane) => times.push({ t: performance.now(), lane }),
   });
   // Steady state: from the moment EVERY worker has delivered its first region (workers start up at

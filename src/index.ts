@@ -14,6 +14,8 @@ export { generateSyntheticCities, type SyntheticOptions } from './data/synthetic
 export { inspectCity, formatInspect } from './data/inspect.js';
 export { sourceSplit, targetSplit, type StepRange } from './data/splits.js';
 export { fitNormalizer, type Normalizer } from './data/normalize.js';
+export { fitValueEncoding, BASELINE_KINDS, type BaselineKind, type SeasonalBaseline } from './data/baseline.js';
+export { fitTimeProfile, type TimeProfile } from './data/time-profile.js';
 export { regionSubgraph, allRegionSubgraphs, type RegionSubgraph } from './data/subgraph.js';
 export { regionWindows, type RegionWindows } from './data/windows.js';
 export { maskedMetrics, MetricsAccumulator, type HorizonMetrics } from './metrics/metrics.js';

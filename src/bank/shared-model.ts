@@ -62,7 +62,7 @@ function pooledValMetrics(model: Forecaster, params: Float32Array, datasets: Reg
       const adj = tf.tensor2d(d.adjacency, [d.n, d.n]);
       const z = predictCentreNormalized(model, p, d.val, adj);
       adj.dispose();
-      for (let i = 0; i < z.length; i++) z[i] = z[i]! * d.norm.std + d.norm.mean;
+      for (let i = 0; i < z.length; i++) z[i] = z[i]! * d.norm.std + d.val.yOffset[i]!;
       acc.add(z, d.val.yRaw, d.val.yMask);
     }
   } finally {

@@ -14,7 +14,7 @@
 import { tf } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
 import type { Normalizer } from '../data/normalize.js';
-import { fitNormalizer } from '../data/normalize.js';
+import { fitValueEncoding, type BaselineKind } from '../data/baseline.js';
 import { sourceSplit, type SourceSplit } from '../data/splits.js';
 import { regionSubgraph } from '../data/subgraph.js';
 import { IN_FEATURES, IN_STEPS, OUT_STEPS, regionWindows, type RegionWindows } from '../data/windows.js';
@@ -106,9 +106,10 @@ export interface CityPrep {
   ha: HistoricalAverage;
 }
 
-export function prepareCity(city: City, feature = 0): CityPrep {
+/** `baseline`: the value encoding the city's models see (data/baseline.ts), fitted on the training part. */
+export function prepareCity(city: City, feature = 0, baseline: BaselineKind = 'none'): CityPrep {
   const split = sourceSplit(city);
-  return { split, norm: fitNormalizer(city, split.train, feature), ha: fitHistoricalAverage(city, split.train, feature) };
+  return { split, norm: fitValueEncoding(city, split.train, feature, baseline), ha: fitHistoricalAverage(city, split.train, feature) };
 }
 
 export function regionDataset(city: City, prep: CityPrep, region: number, stride = 1): RegionDataset {
@@ -284,7 +285,7 @@ export function evaluateWindows(
   let sseN = 0;
   let observed = 0;
   for (let i = 0; i < z.length; i++) {
-    pred[i] = z[i]! * norm.std + norm.mean;
+    pred[i] = z[i]! * norm.std + w.yOffset[i]!;
     if (w.yMask[i] === 0) continue;
     const e = pred[i]! - w.yRaw[i]!;
     const en = z[i]! - w.y[i]!;

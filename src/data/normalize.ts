@@ -5,11 +5,17 @@
 import type { City } from './city.js';
 import { DataError } from './city.js';
 import type { StepRange } from './splits.js';
+import type { SeasonalBaseline } from './baseline.js';
 
 export interface Normalizer {
   feature: number;
   mean: number;
   std: number;
+  /**
+   * Present when models see deviations from a seasonal baseline (data/baseline.ts): then mean and
+   * std are those of the deviations, and windows carry the baseline forecast in yOffset.
+   */
+  baseline?: SeasonalBaseline;
 }
 
 /** Smallest std used, so a constant series does not divide by zero. */

@@ -13,6 +13,10 @@ import type { StepRange } from './splits.js';
 import type { Normalizer } from './normalize.js';
 import { checkRange } from './normalize.js';
 import type { RegionSubgraph } from './subgraph.js';
+import { timeOfDay, timeSlot } from './time-profile.js';
+
+/** Re-exported: the clock rule lives with the profiles (data/time-profile.ts). */
+export { timeOfDay };
 
 export const IN_STEPS = 12;
 export const OUT_STEPS = 6;
@@ -21,10 +25,21 @@ export const IN_FEATURES = 2;
 export interface RegionWindows {
   count: number;
   n: number;
-  /** [count, n, 12, 2]: (normalised value, time of day in [0,1)); missing inputs = 0 (the mean). */
+  /**
+   * [count, n, 12, 2]: (normalised value, time of day in [0,1)); missing inputs = 0 (the mean). With a
+   * seasonal baseline the value is the normalised deviation from the node's profile.
+   */
   x: Float32Array;
-  /** [count, 6] normalised target of the centre node (0 where missing). */
+  /**
+   * [count, 6] what the network must output for the centre node (0 where missing): its normalised
+   * value, or with a baseline the normalised remainder after the baseline forecast.
+   */
   y: Float32Array;
+  /**
+   * [count, 6] original units: a network output z means the forecast z * norm.std + yOffset. Without a
+   * baseline this is norm.mean everywhere; with one it is the baseline's own forecast.
+   */
+  yOffset: Float32Array;
   /** [count, 6] 1 = observed. */
   yMask: Uint8Array;
   /** [count, 6] original units (for metrics). */
@@ -42,19 +57,6 @@ export interface WindowOptions {
    * after historyStart are included.
    */
   historyStart?: number;
-}
-
-const MS_PER_DAY = 86_400_000;
-
-/** Fraction of the day in [0,1) at step t: from timestamps (UTC clock) if present, else (t mod stepsPerDay)/stepsPerDay. */
-export function timeOfDay(city: City, t: number): number {
-  if (city.timestamps) {
-    const ms = city.timestamps[t]!;
-    const inDay = ((ms % MS_PER_DAY) + MS_PER_DAY) % MS_PER_DAY;
-    return inDay / MS_PER_DAY;
-  }
-  const spd = Math.round((24 * 60) / city.intervalMinutes);
-  return (t % spd) / spd;
 }
 
 /** The window start steps for a range (exported so callers can count windows without building them). */
@@ -95,7 +97,12 @@ export function regionWindows(
   const y = new Float32Array(count * OUT_STEPS);
   const yMask = new Uint8Array(count * OUT_STEPS);
   const yRaw = new Float32Array(count * OUT_STEPS);
-  if (count === 0) return { count, n, x, y, yMask, yRaw, starts };
+  const yOffset = new Float32Array(count * OUT_STEPS);
+  if (count === 0) return { count, n, x, y, yMask, yRaw, yOffset, starts };
+  const seasonal = norm.baseline;
+  if (seasonal && (seasonal.cityId !== city.id || seasonal.profile.N !== N)) {
+    throw new DataError(`city ${city.id}: the normaliser's baseline was fitted on city ${seasonal.cityId} (N = ${seasonal.profile.N})`);
+  }
 
   // Normalise every needed (step, node) value once: windows overlap 17/18 steps at stride 1.
   const t0 = starts[0]!;
@@ -104,11 +111,16 @@ export function regionWindows(
   const mean = norm.mean;
   const inv = 1 / norm.std;
   const z = new Float32Array(span * n); // [span, n]
+  // With a baseline: the profile row of every step (slot * N), and its value at the centre.
+  const profileRow = new Int32Array(span);
+  if (seasonal) for (let s = 0; s < span; s++) profileRow[s] = timeSlot(city, t0 + s, seasonal.profile.slotsPerDay) * N;
   for (let s = 0; s < span; s++) {
     const rowBase = (t0 + s) * N;
     for (let a = 0; a < n; a++) {
-      const i = (rowBase + sub.nodes[a]!) * F + f;
-      z[s * n + a] = mask && mask[i] === 0 ? 0 : (series[i]! - mean) * inv;
+      const node = sub.nodes[a]!;
+      const i = (rowBase + node) * F + f;
+      const level = seasonal ? seasonal.profile.table[profileRow[s]! + node]! : 0;
+      z[s * n + a] = mask && mask[i] === 0 ? 0 : (series[i]! - level - mean) * inv;
     }
   }
   const tod = new Float32Array(span);
@@ -127,15 +139,20 @@ export function regionWindows(
         x[o++] = tod[s]!;
       }
     }
+    // The centre's last input (0 if missing): the persistence term's argument.
+    const last = z[(s0 + IN_STEPS - 1) * n]!;
     for (let h = 0; h < OUT_STEPS; h++) {
       const t = starts[w]! + IN_STEPS + h;
       const i = (t * N + centre) * F + f;
       const k = w * OUT_STEPS + h;
       const observed = !mask || mask[i] !== 0;
+      // Baseline forecast in normalised deviation units, and in original units.
+      const b = seasonal ? seasonal.persistence[h]! * last : 0;
+      yOffset[k] = seasonal ? mean + seasonal.profile.table[profileRow[t - t0]! + centre]! + b * norm.std : mean;
       yMask[k] = observed ? 1 : 0;
       yRaw[k] = series[i]!;
-      y[k] = observed ? z[(t - t0) * n]! : 0;
+      y[k] = observed ? z[(t - t0) * n]! - b : 0;
     }
   }
-  return { count, n, x, y, yMask, yRaw, starts };
+  return { count, n, x, y, yMask, yRaw, yOffset, starts };
 }

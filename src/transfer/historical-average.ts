@@ -5,10 +5,13 @@
  * target (fit on the few-shot days, score the test windows).
  */
 import type { City } from '../data/city.js';
-import { DataError, stepsPerDay } from '../data/city.js';
-import { checkRange } from '../data/normalize.js';
+import { DataError } from '../data/city.js';
 import type { StepRange } from '../data/splits.js';
-import { IN_STEPS, OUT_STEPS, timeOfDay } from '../data/windows.js';
+import { IN_STEPS, OUT_STEPS } from '../data/windows.js';
+import { fitTimeProfile, timeSlot } from '../data/time-profile.js';
+
+/** Re-exported: the slot rule lives with the profiles (data/time-profile.ts). */
+export { timeSlot };
 
 export interface HistoricalAverage {
   cityId: string;
@@ -20,53 +23,13 @@ export interface HistoricalAverage {
   table: Float64Array;
 }
 
-/** Time-of-day slot of step t, consistent with the time-of-day input feature of the windows. */
-export function timeSlot(city: City, t: number, slotsPerDay = stepsPerDay(city)): number {
-  return Math.round(timeOfDay(city, t) * slotsPerDay) % slotsPerDay;
-}
-
 /**
  * Fit on the observed values of `feature` in `fit`. A (slot, node) never observed in the fit
  * period falls back to the node's mean over the period, then to the city's mean.
  */
 export function fitHistoricalAverage(city: City, fit: StepRange, feature = 0): HistoricalAverage {
-  checkRange(city, fit);
-  if (!Number.isInteger(feature) || feature < 0 || feature >= city.F) {
-    throw new DataError(`city ${city.id}: feature ${feature} does not exist (the city has ${city.F} feature(s))`);
-  }
-  const { N, F, series, mask } = city;
-  const slots = stepsPerDay(city);
-  const sum = new Float64Array(slots * N);
-  const cnt = new Float64Array(slots * N);
-  const nodeSum = new Float64Array(N);
-  const nodeCnt = new Float64Array(N);
-  let allSum = 0;
-  let allCnt = 0;
-  for (let t = fit.start; t < fit.end; t++) {
-    const row = timeSlot(city, t, slots) * N;
-    for (let n = 0, i = t * N * F + feature; n < N; n++, i += F) {
-      if (mask && mask[i] === 0) continue;
-      const v = series[i]!;
-      sum[row + n]! += v;
-      cnt[row + n]!++;
-      nodeSum[n]! += v;
-      nodeCnt[n]!++;
-      allSum += v;
-      allCnt++;
-    }
-  }
-  if (allCnt === 0) {
-    throw new DataError(`city ${city.id}: no observed values of feature ${feature} in steps [${fit.start}, ${fit.end}) to fit the historical average`);
-  }
-  const cityMean = allSum / allCnt;
-  const table = new Float64Array(slots * N);
-  for (let s = 0; s < slots; s++) {
-    for (let n = 0; n < N; n++) {
-      const k = s * N + n;
-      table[k] = cnt[k]! > 0 ? sum[k]! / cnt[k]! : nodeCnt[n]! > 0 ? nodeSum[n]! / nodeCnt[n]! : cityMean;
-    }
-  }
-  return { cityId: city.id, feature, slotsPerDay: slots, N, fit: { ...fit }, table };
+  const p = fitTimeProfile(city, fit, feature, 0);
+  return { cityId: city.id, feature, slotsPerDay: p.slotsPerDay, N: p.N, fit: { ...fit }, table: p.table };
 }
 
 /**

@@ -14,7 +14,7 @@ export function predictWindows(model: Forecaster, params: Float32Array, adjacenc
   const adj = tf.tensor2d(adjacency, [n, n]);
   try {
     const z = predictCentreNormalized(model, p, w, adj);
-    for (let i = 0; i < z.length; i++) z[i] = z[i]! * norm.std + norm.mean;
+    for (let i = 0; i < z.length; i++) z[i] = z[i]! * norm.std + w.yOffset[i]!;
     return z;
   } finally {
     p.dispose();

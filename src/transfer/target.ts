@@ -5,7 +5,8 @@
  * period (last 30%).
  */
 import type { City } from '../data/city.js';
-import { fitNormalizer, type Normalizer } from '../data/normalize.js';
+import type { Normalizer } from '../data/normalize.js';
+import { fitValueEncoding, type BaselineKind } from '../data/baseline.js';
 import { targetSplit, type TargetSplit } from '../data/splits.js';
 import { regionSubgraph } from '../data/subgraph.js';
 import { IN_STEPS, regionWindows } from '../data/windows.js';
@@ -21,12 +22,13 @@ export interface TargetPrep {
   feature: number;
 }
 
-export function prepareTarget(city: City, kDays: number, feature = 0): TargetPrep {
+/** `baseline`: the value encoding of the models (data/baseline.ts), fitted on the few-shot days like the normaliser. */
+export function prepareTarget(city: City, kDays: number, feature = 0, baseline: BaselineKind = 'none'): TargetPrep {
   const split = targetSplit(city, kDays);
   return {
     city,
     split,
-    norm: fitNormalizer(city, split.fewShot, feature),
+    norm: fitValueEncoding(city, split.fewShot, feature, baseline),
     ha: fitHistoricalAverage(city, split.fewShot, feature),
     feature,
   };
