@@ -8,7 +8,8 @@
  *
  * For every target: leave-one-city-out within its family and "all other cities" as sources,
  * each seed and K, every method; then ablations (conditioning strategies, no spatial / temporal
- * prompt, DDPM vs DDIM) on the family setting. Every run is a resumable `gpd transfer` run folder
+ * prompt, DDPM vs DDIM) on the family setting, and the value encodings (data.baseline none / seasonal
+ * against the default seasonal-ar, all methods) on every target. Every run is a resumable `gpd transfer` run folder
  * under <out>/runs/, and banks are shared across seeds and ablations. Writes <out>/results.json,
  * <out>/table.md and, for the main setting, results/results.json.
  */
@@ -42,6 +43,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'no-ablations': { type: 'boolean', default: false },
     'no-all-sources': { type: 'boolean', default: false },
+    /** Skip the value-encoding comparison (baseline none / seasonal against the default seasonal-ar). */
+    'no-encodings': { type: 'boolean', default: false },
     /** Targets that get the ablations (default: every target run). */
     'ablation-targets': { type: 'string' },
     /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
@@ -106,10 +109,18 @@ const VARIANTS: Record<string, string[]> = {
   'sampler:ddpm': ['sampling.sampler=ddpm'],
 };
 
+/**
+ * The value encoding every forecaster sees (data/baseline.ts); the main runs use the default
+ * (seasonal-ar). These change every model-based method, so they score all methods, on every target.
+ */
+const ENCODINGS: Record<string, string[]> = {
+  'baseline:none': ['data.baseline=none'],
+  'baseline:seasonal': ['data.baseline=seasonal'],
+};
+
 async function runOne(s: Setting, seed: number, k: number, variant: string, extra: string[], methods?: readonly Method[]): Promise<RunRecord> {
   const key = `${s.target}__${s.sourceSet}__k${k}__s${seed}__${variant.replace(/[:]/g, '-')}`;
   const runDir = join(outDir, 'runs', key);
-  const bankKey = `${s.sourceSet}-${(hash32(s.sources.join('|')) >>> 0).toString(16)}`;
   const overrides = [
     ...BUDGET,
     `data.sources=${JSON.stringify(s.sources)}`,
@@ -117,11 +128,15 @@ async function runOne(s: Setting, seed: number, k: number, variant: string, extr
     `data.kDays=${k}`,
     `seed=${seed}`,
     'bank.seed=1',
-    `bank.dir=${join(outDir, 'banks', bankKey)}`,
     ...extra,
     ...args.set!,
   ];
-  const config = loadConfig(undefined, overrides);
+  // One bank per source set and everything a bank depends on (its settings, the value encoding and
+  // channel): variants that change the bank (e.g. data.baseline) get their own.
+  const resolved = loadConfig(undefined, overrides);
+  const bankOf = { sources: s.sources, bank: resolved.bank, baseline: resolved.data.baseline, feature: resolved.data.feature };
+  const bankKey = `${s.sourceSet}-${resolved.data.baseline}-${(hash32(JSON.stringify(bankOf)) >>> 0).toString(16)}`;
+  const config = loadConfig(undefined, [...overrides, `bank.dir=${join(outDir, 'banks', bankKey)}`]);
   const done = join(runDir, 'results.json');
   const renderer = new ProgressRenderer({ plain: true, logEverySeconds: 30 });
   renderer.log(`== ${key}`);
@@ -219,15 +234,15 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
       return `${x < y ? 'beats' : 'does NOT beat'} ${name} (${x.toFixed(3)} vs ${y.toFixed(3)}, lower in ${wins}/${runs.length} seeds)`;
     };
     const label = (m: Method) => METHOD_LABELS[m].split(' (')[0]!.toLowerCase();
-    const parts = (['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs('gpd', m, label(m)));
-    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}.`);
+    const parts = (['ha', 'last', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs('gpd', m, label(m)));
+    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}; ${vs('gpd_zero_shot', 'seasonal_baseline', 'the seasonal baseline alone')}.`);
   }
   return [...lines, ''];
 }
 
 /** Ablations (seed 1, family sources, K = 3): GPD zero-shot and fine-tuned MAE per variant and target. */
 function ablations(records: RunRecord[]): string[] {
-  const targets = [...new Set(records.filter((r) => r.variant !== 'main').map((r) => r.target))];
+  const targets = [...new Set(records.filter((r) => r.variant in VARIANTS).map((r) => r.target))];
   if (targets.length === 0) return [];
   // The lowest-seed run of that target and variant in the family setting.
   const pick = (t: string, v: string) => records.filter((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v).sort((a, b) => a.seed - b.seed)[0];
@@ -247,6 +262,31 @@ function ablations(records: RunRecord[]): string[] {
     lines.push(`| ${v === 'main' ? 'main (cond:pre-bias)' : v} | ${cells.join(' | ')} |`);
   }
   return [...lines, ''];
+}
+
+/** Value encodings (one seed, family sources, K = 3): every method's MAE under each encoding, per target. */
+function encodings(records: RunRecord[]): string[] {
+  const targets = [...new Set(records.filter((r) => r.variant in ENCODINGS).map((r) => r.target))];
+  if (targets.length === 0) return [];
+  const kinds: [string, string][] = [['baseline:none', 'none'], ['baseline:seasonal', 'seasonal'], ['main', 'seasonal-ar (main)']];
+  const lines = [
+    '## Value encodings (one seed, family sources, K = 3): MAE of every method',
+    '',
+    '`none` = raw z-scores (the reference); `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects (data/baseline.ts). Same seed, regions and windows within a target.',
+    '',
+  ];
+  for (const t of targets) {
+    const seed = Math.min(...records.filter((r) => r.target === t && r.variant in ENCODINGS).map((r) => r.seed));
+    const pick = (v: string) => records.find((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v && r.seed === seed);
+    const runs = kinds.map(([v]) => pick(v));
+    lines.push(`### ${t} (seed ${seed})`, '', `| method | ${kinds.map(([, l]) => l).join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`);
+    for (const m of METHODS) {
+      if (!runs.some((r) => r?.methods[m])) continue;
+      lines.push(`| ${METHOD_LABELS[m]} | ${runs.map((r) => (r?.methods[m] ? r.methods[m]!.mae.toFixed(3) : '–')).join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -286,6 +326,13 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (!args['no-encodings']) {
+    for (const s of all.filter((x) => x.sourceSet !== 'all')) {
+      for (const [variant, extra] of Object.entries(ENCODINGS)) {
+        if (!have(s, seeds[0]!, 3, variant)) add(await runOne(s, seeds[0]!, 3, variant, extra));
+      }
+    }
+  }
   for (const s of all.filter((x) => x.sourceSet === 'all')) await mainRuns(s);
   records = mergeRecords(recordFile, records);
 
@@ -318,7 +365,7 @@ async function main(): Promise<void> {
     detail.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
     if (Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) main[target] = agg;
   }
-  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...ablations(records));
+  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...encodings(records), ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
   const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};
@@ -326,7 +373,8 @@ async function main(): Promise<void> {
     checked[t] = {};
     for (const [m, a] of Object.entries(agg)) checked[t][m] = { mae: a!.mae, rmse: a!.rmse, mae_std: a!.mae_std };
   }
-  if (!args.target) writeJsonAtomic(join(root, 'results', 'results.json'), checked);
+  // The checked summary comes only from a run into results/ (a scratch --out elsewhere must not overwrite it).
+  if (!args.target && outDir.startsWith(join(root, 'results') + '/')) writeJsonAtomic(join(root, 'results', 'results.json'), checked);
   console.log(`results: ${join(outDir, 'table.md')}`);
 }
 

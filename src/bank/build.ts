@@ -6,6 +6,7 @@
  */
 import type { City } from '../data/city.js';
 import { initBackend } from '../runtime/backend.js';
+import { checkBaselineKind, type BaselineKind } from '../data/baseline.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { runPool, type JobGroup } from './pool.js';
@@ -61,6 +62,8 @@ export interface BuildBankOptions {
   onProgress?: ProgressFn;
   /** Series channel to forecast (default 0). */
   feature?: number;
+  /** Value encoding of the models (data/baseline.ts; default 'none', the reference's). */
+  baseline?: BaselineKind;
   /** Epochs of the shared model (warm init); default = epochs. */
   sharedEpochs?: number;
   /** Validate every this many epochs (default 1). */
@@ -98,6 +101,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   await initBackend();
   const model = createForecaster(opts.model);
   const feature = opts.feature ?? 0;
+  const baseline = checkBaselineKind(opts.baseline ?? 'none', 'buildBank');
   const config: Required<TrainConfig> = validateTrainConfig({
     epochs: opts.epochs,
     batchSize: opts.batchSize,
@@ -125,6 +129,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     evalEvery: config.evalEvery,
     lossSpace: config.lossSpace,
     feature,
+    baseline,
     maxRegions: opts.maxRegions ?? null,
   };
   const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, opts.maxRegions ?? c.N) }));
@@ -149,7 +154,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   });
   const writeIndexNow = () => writeIndex(dir, currentIndex());
 
-  const preps = opts.cities.map((c) => prepareCity(c, feature));
+  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline));
   if (opts.init === 'warm') {
     if (shared) {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
@@ -240,7 +245,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
         workers: opts.workers,
         groups,
         signal: opts.signal,
-        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, ...(sharedVector ? { shared: sharedVector } : {}) },
+        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, baseline, ...(sharedVector ? { shared: sharedVector } : {}) },
         onResult: (r) => store(r),
         onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
       });

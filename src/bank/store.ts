@@ -10,6 +10,7 @@
  * so a killed build resumes by skipping regions whose file exists; index.json is a summary rewritten
  * from them (after every few results and at the end).
  */
+import type { BaselineKind } from '../data/baseline.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -37,6 +38,11 @@ export interface BankSettings {
   lossSpace: LossSpace;
   /** Which series channel (e.g. inflow of nyc-bike-grid). */
   feature: number;
+  /**
+   * The value encoding the models were trained on (data/baseline.ts); a vector is only meaningful
+   * with it. Banks written before this field existed read as 'none'.
+   */
+  baseline: BaselineKind;
   /** Regions 0..maxRegions-1 of each city (null = all). */
   maxRegions: number | null;
 }
@@ -120,6 +126,7 @@ export function readIndex(dir: string): BankIndex {
   if (idx.version !== BANK_FORMAT_VERSION) {
     throw new Error(`${p}: bank format version ${idx.version}, this gpd reads version ${BANK_FORMAT_VERSION}; rebuild the bank`);
   }
+  if (idx.settings && idx.settings.baseline === undefined) idx.settings.baseline = 'none';
   return idx;
 }
 

@@ -2,7 +2,7 @@
  * Worker thread of the bank pool: its own tfjs wasm instance trains the region groups the main
  * thread hands it. Started by pool.ts with `--import tsx` (this file is TypeScript).
  *
- * Protocol (main -> worker): init {cities, model, config, seed, init, shared?, feature}, then
+ * Protocol (main -> worker): init {cities, model, config, seed, init, shared?, feature, baseline}, then
  * job {cityIndex, regions[]} any number of times, then exit.
  * (worker -> main): ready | progress {city, region, epoch, epochs} | result {result} (params
  * transferred) | jobDone | cancelled | error {message}.
@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../runtime/backend.js';
+import type { BaselineKind } from '../data/baseline.js';
 import type { City } from '../data/city.js';
 import { Cancelled } from '../util/progress.js';
 import { createForecaster, prepareCity, trainRegionJob, type CityPrep, type InitKind, type ModelName, type TrainConfig } from './train-region.js';
@@ -22,6 +23,7 @@ export interface WorkerInit {
   init: InitKind;
   shared?: Float32Array;
   feature: number;
+  baseline: BaselineKind;
 }
 
 export type ToWorker = ({ type: 'init' } & WorkerInit) | { type: 'job'; cityIndex: number; regions: number[] } | { type: 'exit' };
@@ -43,7 +45,7 @@ async function runJob(cityIndex: number, regions: number[]): Promise<void> {
   if (!city) throw new Error(`bank worker: no city ${cityIndex}`);
   let prep = preps.get(cityIndex);
   if (!prep) {
-    prep = prepareCity(city, setup.feature);
+    prep = prepareCity(city, setup.feature, setup.baseline);
     preps.set(cityIndex, prep);
   }
   for (const region of regions) {

@@ -23,6 +23,12 @@ export const DataConfig = z
     syntheticNodes: positiveInt.default(24),
     /** Days per synthetic city. */
     syntheticDays: positiveInt.default(14),
+    /**
+     * The value encoding of every forecaster (data/baseline.ts): `seasonal-ar` = the network corrects a
+     * smoothed time-of-day profile plus a damped persistence of the last deviation; `seasonal` = the
+     * profile only; `none` = raw z-scores (the reference). Bank, fine-tuning and scoring all use it.
+     */
+    baseline: z.enum(['none', 'seasonal', 'seasonal-ar']).default('seasonal-ar'),
     /** Score at most this many target regions (a seeded sample, reported in the results); absent = all. */
     maxTargetRegions: positiveInt.optional(),
   })

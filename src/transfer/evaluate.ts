@@ -15,13 +15,18 @@ import { predictWindows } from './predict.js';
 import { MethodScores } from './scores.js';
 import { targetRegion, type TargetPrep } from './target.js';
 
-/** Method keys, in table order (PROTOCOL.md methods 1-8, then two untrained references: random init and the bank mean). */
-export const METHODS = ['ha', 'last', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'bank_mean_zero_shot'] as const;
+/**
+ * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
+ * network (only when data.baseline is not `none`), methods 3-8, then two untrained references: random
+ * init and the bank mean.
+ */
+export const METHODS = ['ha', 'last', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'bank_mean_zero_shot'] as const;
 export type Method = (typeof METHODS)[number];
 
 export const METHOD_LABELS: Record<Method, string> = {
   ha: 'Historical average',
   last: 'Last value',
+  seasonal_baseline: 'Seasonal baseline (the models\' offset, no network)',
   target_only: 'Target-only (random init, fine-tuned)',
   source_transfer: 'Source transfer (shared model, fine-tuned)',
   bank_mean: 'Bank mean (fine-tuned)',
@@ -81,6 +86,11 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const compute: Record<Method, () => Promise<Float32Array> | Float32Array> = {
     ha: () => ha,
     last: () => lastValuePredict(prep.city, region, prep.feature, test, ha),
+    // A network that outputs zero: the baseline forecast every model corrects.
+    seasonal_baseline: () => {
+      if (!prep.norm.baseline) throw new Error('seasonal_baseline is scored only when the models have a baseline (data.baseline is none)');
+      return test.yOffset.slice();
+    },
     target_only: async () => run(await tune(randomInit, 'target-only')),
     source_transfer: async () => run(await tune(o.inits.shared, 'source-transfer')),
     bank_mean: async () => run(await tune(o.inits.bankMean, 'bank-mean')),
@@ -95,12 +105,17 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   return out;
 }
 
+/** Every method that applies: the seasonal baseline row only when the models have one. */
+export function defaultMethods(prep: TargetPrep): Method[] {
+  return METHODS.filter((m) => m !== 'seasonal_baseline' || prep.norm.baseline !== undefined);
+}
+
 /** Evaluate (or resume) every region; returns pooled scores and the raw predictions. */
 export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: MethodScores; predictions: RegionPredictions[] }> {
   const scores = new MethodScores();
   const predictions: RegionPredictions[] = [];
   let done = 0;
-  const methods = o.methods ?? METHODS;
+  const methods = o.methods ?? defaultMethods(o.prep);
   for (const region of o.regions) {
     throwIfAborted(o.signal, 'evaluation');
     const file = regionFile(o.dir, region);

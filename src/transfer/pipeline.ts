@@ -129,7 +129,7 @@ async function sharedModelVector(bank: LoadedBank, sources: City[], cfg: GpdConf
   const model = createForecaster(cfg.bank.model);
   const res = await trainSharedModel({
     cities: sources,
-    preps: sources.map((c) => prepareCity(c, cfg.data.feature)),
+    preps: sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline)),
     regions: sources.map((c) => Math.min(c.N, cfg.bank.maxRegions ?? c.N)),
     model,
     config: { epochs: cfg.bank.sharedEpochs, batchSize: cfg.bank.batchSize, lr: cfg.bank.lr, weightDecay: cfg.bank.weightDecay, patience: cfg.bank.patience },
@@ -190,7 +190,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
 
   const { sources, target } = resolveRunCities(cfg);
   log(`sources: ${sources.map((c) => `${c.id} (${c.N} regions)`).join(', ')}; target: ${target.id} (${target.N} regions, K = ${cfg.data.kDays} days)`);
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
 
   // 1. Parameter bank.
   const bankDir = cfg.bank.dir ? resolve(cfg.bank.dir) : join(runDir, 'bank');
@@ -210,6 +210,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     out: bankDir,
     sharedEpochs: b.sharedEpochs,
     feature: cfg.data.feature,
+    baseline: cfg.data.baseline,
     ...(b.maxRegions !== undefined ? { maxRegions: b.maxRegions } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
@@ -235,7 +236,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     seed: cfg.seed,
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-    info: { bank: bankDir, sources: sources.map((c) => c.id) },
+    info: { bank: bankDir, sources: sources.map((c) => c.id), baseline: bank.settings.baseline },
     promptSpec: prompts.spec,
   });
 

@@ -37,7 +37,7 @@ export async function trainGeneratorFromBank(o: { bankDir: string; sources: City
     dir: o.out,
     seed: o.config.seed,
     promptSpec: spec,
-    info: { bank: resolve(o.bankDir), sources: cities.map((c) => c.id) },
+    info: { bank: resolve(o.bankDir), sources: cities.map((c) => c.id), baseline: bank.settings.baseline },
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });

@@ -52,6 +52,7 @@ test('builds a complete bank: index, one safetensors vector per region, flat ten
   assert.equal(idx.complete, true);
   assert.deepEqual(idx.cities.map((c) => [c.id, c.regions]), [['synth-a', 3], ['synth-b', 3]]);
   assert.equal(idx.settings.paramCount, 16960);
+  assert.equal(idx.settings.baseline, 'none');
   assert.equal(idx.settings.layoutHash.length, 16);
   assert.deepEqual(idx.entries.map((e) => `${e.city}:${e.region}`), ['synth-a:0', 'synth-a:1', 'synth-a:2', 'synth-b:0', 'synth-b:1', 'synth-b:2']);
   for (const e of idx.entries) {
@@ -109,6 +110,8 @@ test('an interrupted build resumes and ends with the same bank, bit for bit', as
 test('a folder holding a bank with other settings is refused', async () => {
   await assert.rejects(buildBank({ ...base('full'), epochs: 3 }), (e: Error) => e.message.includes('full') && /different settings \(epochs: 2 -> 3\)/.test(e.message));
   await assert.rejects(buildBank({ ...base('full'), cities: [cities[0]!] }), /different settings \(cities: synth-a,synth-b -> synth-a/);
+  // The value encoding is part of what a vector means: a bank of one encoding never resumes as another.
+  await assert.rejects(buildBank({ ...base('full'), baseline: 'seasonal-ar' }), /different settings \(baseline: "none" -> "seasonal-ar"\)/);
   await assert.rejects(buildBank({ ...base('x'), groupSize: 0 }), /groupSize must be a positive integer/);
   await assert.rejects(buildBank({ ...base('y'), batchSize: 0 }), /batchSize must be an integer >= 1, got 0/);
   assert.throws(() => loadBank(join(root, 'nothing-here')), /nothing-here is not a parameter bank/);
@@ -127,6 +130,20 @@ test('warm init: the shared model is trained once, stored, and is every region\'
   assert.ok(bank.entries.every((e) => e.init === 'warm' && e.bestEpoch === 0));
   // The shared model was trained, not left at a random init shared with the other bank.
   assert.notDeepEqual(bank.shared, reference.vectors[0]);
+});
+
+test('a bank on the seasonal baseline records it; an index written before the field existed reads as none', async () => {
+  const opts: BuildBankOptions = { ...base('seasonal'), epochs: 1, maxRegions: 2, baseline: 'seasonal-ar' };
+  await buildBank(opts);
+  const bank = loadBank(opts.out);
+  assert.equal(bank.settings.baseline, 'seasonal-ar');
+  assert.ok(bank.entries.every((e) => Number.isFinite(e.val.mae) && e.val.mae > 0));
+  assert.match(formatBankInspect(inspectBank(opts.out)), /baseline seasonal-ar/);
+  const file = join(opts.out, 'index.json');
+  const legacy = JSON.parse(readFileSync(file, 'utf8')) as { settings: Record<string, unknown> };
+  delete legacy.settings['baseline'];
+  writeFileSync(file, JSON.stringify(legacy));
+  assert.equal(readIndex(opts.out).settings.baseline, 'none');
 });
 
 test('inspect: distributions, parameter statistics and the beats-historical-average share', () => {

@@ -48,7 +48,7 @@ test('a failing region in a worker rejects with the worker, city and region name
     runPool({
       workers: 1,
       groups: [{ cityIndex: 0, regions: [99] }],
-      init: { cities, model: 'stgcn', config: { epochs: 1, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 1 }, seed: 1, init: 'random', feature: 0 },
+      init: { cities, model: 'stgcn', config: { epochs: 1, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 1 }, seed: 1, init: 'random', feature: 0, baseline: 'none' },
       onResult: () => assert.fail('no result expected'),
     }),
     /bank worker 0 \(city #0, regions 99\): city synth-a: region 99 does not exist/,

@@ -3,7 +3,8 @@ import { Option } from 'commander';
 import { resolveCities } from '../../data/resolve.js';
 import { buildBank } from '../../bank/build.js';
 import { inspectBank, formatBankInspect } from '../../bank/inspect.js';
-import { BankConfig } from '../../config/schema.js';
+import { BankConfig, DataConfig } from '../../config/schema.js';
+import { BASELINE_KINDS, type BaselineKind } from '../../data/baseline.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { int, num } from '../options.js';
@@ -32,6 +33,7 @@ export function registerBankCommands(program: Command): void {
     .option('--workers <n>', 'worker threads (0 = main thread)', int('workers'), D.workers)
     .option('--max-regions <n>', 'only the first n regions of each city (quick runs)', int('max-regions'))
     .option('--feature <n>', 'series channel to forecast (e.g. 0 = inflow of nyc-bike-grid)', int('feature'), 0)
+    .addOption(new Option('--baseline <kind>', 'value encoding: seasonal-ar = the network corrects a smoothed daily profile plus damped persistence; seasonal = the profile only; none = raw z-scores (the reference)').choices([...BASELINE_KINDS]).default(DataConfig.parse({}).baseline))
     .option('--seed <n>', 'random seed', int('seed'), 1)
     .action(async (o: Record<string, unknown>) => {
       const cities = (o.city as string[]).flatMap((r) => resolveCities(r));
@@ -51,6 +53,7 @@ export function registerBankCommands(program: Command): void {
           workers: o.workers as number,
           seed: o.seed as number,
           feature: o.feature as number,
+          baseline: o.baseline as BaselineKind,
           out: o.out as string,
           ...(o.maxRegions !== undefined ? { maxRegions: o.maxRegions as number } : {}),
           signal,
