@@ -26,7 +26,7 @@ export type Method = (typeof METHODS)[number];
 export const METHOD_LABELS: Record<Method, string> = {
   ha: 'Historical average',
   last: 'Last value',
-  seasonal_baseline: 'Seasonal baseline (the models\' offset, no network)',
+  seasonal_baseline: 'Seasonal baseline (no network)',
   target_only: 'Target-only (random init, fine-tuned)',
   source_transfer: 'Source transfer (shared model, fine-tuned)',
   bank_mean: 'Bank mean (fine-tuned)',
