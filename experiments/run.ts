@@ -43,8 +43,10 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'no-ablations': { type: 'boolean', default: false },
     'no-all-sources': { type: 'boolean', default: false },
-    /** Skip the value-encoding comparison (baseline none / seasonal against the default seasonal-ar). */
-    'no-encodings': { type: 'boolean', default: false },
+    /** Skip the variants that score every method (encodings, shrinking; FULL_VARIANTS). */
+    'no-full-variants': { type: 'boolean', default: false },
+    /** Run only these of FULL_VARIANTS (comma-separated). */
+    'full-variants': { type: 'string' },
     /** Targets that get the ablations (default: every target run). */
     'ablation-targets': { type: 'string' },
     /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
@@ -110,12 +112,14 @@ const VARIANTS: Record<string, string[]> = {
 };
 
 /**
- * The value encoding every forecaster sees (data/baseline.ts); the main runs use the default
- * (seasonal-ar). These change every model-based method, so they score all methods, on every target.
+ * Variants that change every model-based method, so they score all methods, on every target: the
+ * value encoding every forecaster sees (data/baseline.ts; the main runs use the default seasonal-ar)
+ * and the shrinking of fine-tuned corrections (transfer/shrink.ts).
  */
-const ENCODINGS: Record<string, string[]> = {
+const FULL_VARIANTS: Record<string, string[]> = {
   'baseline:none': ['data.baseline=none'],
   'baseline:seasonal': ['data.baseline=seasonal'],
+  'finetune:shrink': ['finetune.shrink=true'],
 };
 
 async function runOne(s: Setting, seed: number, k: number, variant: string, extra: string[], methods?: readonly Method[]): Promise<RunRecord> {
@@ -264,19 +268,19 @@ function ablations(records: RunRecord[]): string[] {
   return [...lines, ''];
 }
 
-/** Value encodings (one seed, family sources, K = 3): every method's MAE under each encoding, per target. */
-function encodings(records: RunRecord[]): string[] {
-  const targets = [...new Set(records.filter((r) => r.variant in ENCODINGS).map((r) => r.target))];
+/** Variants scoring every method (one seed, family sources, K = 3): every method's MAE per variant, per target. */
+function fullVariants(records: RunRecord[]): string[] {
+  const targets = [...new Set(records.filter((r) => r.variant in FULL_VARIANTS).map((r) => r.target))];
   if (targets.length === 0) return [];
-  const kinds: [string, string][] = [['baseline:none', 'none'], ['baseline:seasonal', 'seasonal'], ['main', 'seasonal-ar (main)']];
+  const kinds: [string, string][] = [['baseline:none', 'encoding none'], ['baseline:seasonal', 'encoding seasonal'], ['main', 'main (seasonal-ar)'], ['finetune:shrink', 'main + finetune.shrink']];
   const lines = [
-    '## Value encodings (one seed, family sources, K = 3): MAE of every method',
+    '## Variants that change every method (one seed, family sources, K = 3): MAE',
     '',
-    '`none` = raw z-scores (the reference); `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects (data/baseline.ts). Same seed, regions and windows within a target.',
+    'Encodings (data/baseline.ts): `none` = raw z-scores (the reference); `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` (main) = that plus a damped persistence term the network corrects. `finetune.shrink` scales each fine-tuned correction by its least-squares factor on the few-shot validation days (transfer/shrink.ts). Same seed, regions and windows within a target.',
     '',
   ];
   for (const t of targets) {
-    const seed = Math.min(...records.filter((r) => r.target === t && r.variant in ENCODINGS).map((r) => r.seed));
+    const seed = Math.min(...records.filter((r) => r.target === t && r.variant in FULL_VARIANTS).map((r) => r.seed));
     const pick = (v: string) => records.find((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v && r.seed === seed);
     const runs = kinds.map(([v]) => pick(v));
     lines.push(`### ${t} (seed ${seed})`, '', `| method | ${kinds.map(([, l]) => l).join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`);
@@ -326,9 +330,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (!args['no-encodings']) {
+  if (!args['no-full-variants']) {
+    const only = args['full-variants']?.split(',');
+    for (const v of only ?? []) if (!(v in FULL_VARIANTS)) throw new Error(`unknown variant ${v}; known: ${Object.keys(FULL_VARIANTS).join(', ')}`);
     for (const s of all.filter((x) => x.sourceSet !== 'all')) {
-      for (const [variant, extra] of Object.entries(ENCODINGS)) {
+      for (const [variant, extra] of Object.entries(FULL_VARIANTS)) {
+        if (only && !only.includes(variant)) continue;
         if (!have(s, seeds[0]!, 3, variant)) add(await runOne(s, seeds[0]!, 3, variant, extra));
       }
     }
@@ -365,7 +372,7 @@ async function main(): Promise<void> {
     detail.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
     if (Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) main[target] = agg;
   }
-  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...encodings(records), ...ablations(records));
+  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...fullVariants(records), ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
   const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};

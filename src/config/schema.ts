@@ -119,6 +119,11 @@ export const FinetuneConfig = z
      * (nyc-bike-grid: target-only 15.2 MAE after 15 steps, 5.2 after 300; historical average 4.4).
      */
     minStepsPerEpoch: positiveInt.default(20),
+    /**
+     * After fine-tuning, scale the network's correction of the baseline by its least-squares factor on
+     * the few-shot validation windows, clamped to [0, 1] (transfer/shrink.ts); every fine-tuned method alike.
+     */
+    shrink: z.boolean().default(false),
   })
   .strict();
 

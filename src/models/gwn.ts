@@ -285,7 +285,7 @@ export function createGwn(dims: Partial<ModelDims> = {}): GwnForecaster {
     });
   }
 
-  return { name: 'gwn', dims: d, layout, forward };
+  return { name: 'gwn', dims: d, layout, outputLayer: 'end2', forward };
 }
 
 /**

@@ -322,7 +322,7 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
   };
 
   const forward = mode === 'fused' ? forwardFused : mode === 'toeplitz' ? forwardToeplitz : forwardIm2col;
-  return { name: 'stgcn', dims: d, layout, forward };
+  return { name: 'stgcn', dims: d, layout, outputLayer: 'fully', forward };
 }
 
 /**

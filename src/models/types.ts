@@ -20,6 +20,12 @@ export interface Forecaster {
   readonly dims: ModelDims;
   readonly layout: ParamLayout;
   /**
+   * The layout entry of the last linear layer. Both models are bias-free, so scaling this entry by a
+   * scales every forecast (the network's output z) by a: a parameter vector can express "a times the
+   * correction" (transfer/shrink.ts).
+   */
+  readonly outputLayer: string;
+  /**
    * x: [B, n, inSteps, inFeatures] (n = subgraph nodes), adjacency: [n, n] row-normalised with
    * self-loops. Returns predictions [B, n, outSteps] for every node of the subgraph (losses use
    * the centre node, index 0).

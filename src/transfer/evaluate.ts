@@ -14,6 +14,7 @@ import { historicalAveragePredict, lastValuePredict } from './baselines.js';
 import { predictWindows } from './predict.js';
 import { MethodScores } from './scores.js';
 import { targetRegion, type TargetPrep } from './target.js';
+import { shrinkToBaseline } from './shrink.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
@@ -52,6 +53,8 @@ export interface EvaluateOptions {
   regions: number[];
   inits: MethodInits;
   finetune: TrainConfig;
+  /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
+  shrink?: boolean;
   seed: number;
   dir: string;
   /** Methods to score (default: all). */
@@ -77,7 +80,7 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
   const tune = async (init: Float32Array, label: string) => {
     const fit = await fitForecaster(model, [dataset], init, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
-    return fit.params;
+    return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
   const ha = historicalAveragePredict(prep.ha, prep.city, region, test);

@@ -289,15 +289,16 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     });
     return bank.vectors[best]!;
   };
-  // Every finetune config field is a training setting; passing the section whole means a new one
+  // Every other finetune config field is a training setting; passing the rest whole means a new one
   // cannot be forgotten here (minStepsPerEpoch nearly was).
-  const finetune: TrainConfig = cfg.finetune;
+  const { shrink, ...finetune } = cfg.finetune satisfies TrainConfig & { shrink: boolean };
   const { scores, predictions } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared, bankMean: meanVector(bank.vectors), nearest, generated: (r) => generatedOf.get(r)! },
     finetune,
+    shrink,
     seed: cfg.seed,
     dir: join(runDir, 'eval'),
     ...(o.methods ? { methods: o.methods } : {}),

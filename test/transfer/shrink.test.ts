@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../../src/runtime/backend.js';
+import { leastSquaresScale, shrinkToBaseline } from '../../src/transfer/shrink.js';
+import { createForecaster, predictCentreNormalized, prepareCity, regionDataset } from '../../src/bank/train-region.js';
+import { generateSyntheticCities } from '../../src/data/synthetic.js';
+import { Rng } from '../../src/util/prng.js';
+
+await initBackend();
+
+test('least-squares scale: exact on a scaled copy, clamped to [0, 1], masked entries ignored, 1 for a zero output', () => {
+  const z = [1, -2, 3, 0.5];
+  assert.ok(Math.abs(leastSquaresScale(z, z.map((v) => 0.4 * v), [1, 1, 1, 1]) - 0.4) < 1e-12);
+  assert.equal(leastSquaresScale(z, z.map((v) => 3 * v), [1, 1, 1, 1]), 1);
+  assert.equal(leastSquaresScale(z, z.map((v) => -v), [1, 1, 1, 1]), 0);
+  // The masked entry would pull the factor to 0 if it counted.
+  assert.ok(Math.abs(leastSquaresScale([1, 1, 100], [0.5, 0.5, -1000], [1, 1, 0]) - 0.5) < 1e-12);
+  assert.equal(leastSquaresScale([0, 0], [1, 2], [1, 1]), 1);
+});
+
+test('shrinkToBaseline scales the output layer, so every forecast is the factor times the original', async () => {
+  const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
+  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  for (const name of ['stgcn', 'gwn'] as const) {
+    const model = createForecaster(name);
+    const params = model.layout.init(new Rng(3).fork(name));
+    // Blow the output layer up (alternating signs) so the validation factor must shrink it below 1.
+    model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
+    const { params: shrunk, scale } = shrinkToBaseline(model, params, ds);
+    assert.ok(scale < 1, `${name}: a blown-up output layer kept at scale ${scale}`);
+    assert.ok(scale >= 0 && scale <= 1, `${name}: scale ${scale}`);
+    const p0 = tf.tensor1d(params);
+    const p1 = tf.tensor1d(shrunk);
+    const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
+    const z0 = predictCentreNormalized(model, p0, ds.val, adj);
+    const z1 = predictCentreNormalized(model, p1, ds.val, adj);
+    tf.dispose([p0, p1, adj]);
+    let maxErr = 0;
+    for (let i = 0; i < z0.length; i++) maxErr = Math.max(maxErr, Math.abs(z1[i]! - scale * z0[i]!));
+    assert.ok(maxErr < 1e-5, `${name}: max |z_shrunk - scale z| = ${maxErr}`);
+    // Only the output layer changed.
+    const e = model.layout.entry(model.outputLayer);
+    for (let i = 0; i < params.length; i++) if (i < e.offset || i >= e.offset + e.size) assert.equal(shrunk[i], params[i]);
+  }
+});
