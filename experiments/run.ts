@@ -119,11 +119,26 @@ const VARIANTS: Record<string, string[]> = {
 const FULL_VARIANTS: Record<string, string[]> = {
   'baseline:none': ['data.baseline=none'],
   'baseline:seasonal': ['data.baseline=seasonal'],
-  'finetune:shrink': ['finetune.shrink=true'],
+  'finetune:no-shrink': ['finetune.shrink=false'],
 };
+/** Variant names older result folders hold (shrinking was off by default before 2026-12-02). */
+const FORMER_FULL_VARIANTS = ['finetune:shrink'];
+const isFullVariant = (v: string) => v in FULL_VARIANTS || FORMER_FULL_VARIANTS.includes(v);
+
+function runKey(r: Pick<RunRecord, 'target' | 'sourceSet' | 'seed' | 'k' | 'variant'>): string {
+  return `${r.target}__${r.sourceSet}__k${r.k}__s${r.seed}__${r.variant.replace(/[:]/g, '-')}`;
+}
+
+/** "encoding seasonal-ar, shrink on": read from the run folder's config.json, so a table says what each run did. */
+function describeRun(r: RunRecord): string {
+  const file = join(outDir, 'runs', runKey(r), 'config.json');
+  if (!existsSync(file)) return r.variant;
+  const c = (JSON.parse(readFileSync(file, 'utf8')) as { config: { data: { baseline?: string }; finetune: { shrink?: boolean } } }).config;
+  return `${c.data.baseline ?? 'none'}, shrink ${c.finetune.shrink ? 'on' : 'off'}`;
+}
 
 async function runOne(s: Setting, seed: number, k: number, variant: string, extra: string[], methods?: readonly Method[]): Promise<RunRecord> {
-  const key = `${s.target}__${s.sourceSet}__k${k}__s${seed}__${variant.replace(/[:]/g, '-')}`;
+  const key = runKey({ ...s, seed, k, variant });
   const runDir = join(outDir, 'runs', key);
   const overrides = [
     ...BUDGET,
@@ -270,20 +285,20 @@ function ablations(records: RunRecord[]): string[] {
 
 /** Variants scoring every method (one seed, family sources, K = 3): every method's MAE per variant, per target. */
 function fullVariants(records: RunRecord[]): string[] {
-  const targets = [...new Set(records.filter((r) => r.variant in FULL_VARIANTS).map((r) => r.target))];
+  const targets = [...new Set(records.filter((r) => isFullVariant(r.variant)).map((r) => r.target))];
   if (targets.length === 0) return [];
-  const kinds: [string, string][] = [['baseline:none', 'encoding none'], ['baseline:seasonal', 'encoding seasonal'], ['main', 'main (seasonal-ar)'], ['finetune:shrink', 'main + finetune.shrink']];
+  const variants = ['main', ...Object.keys(FULL_VARIANTS), ...FORMER_FULL_VARIANTS];
   const lines = [
     '## Variants that change every method (one seed, family sources, K = 3): MAE',
     '',
-    'Encodings (data/baseline.ts): `none` = raw z-scores (the reference); `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` (main) = that plus a damped persistence term the network corrects. `finetune.shrink` scales each fine-tuned correction by its least-squares factor on the few-shot validation days (transfer/shrink.ts). Same seed, regions and windows within a target.',
+    'Each column is one run, named by its encoding (data/baseline.ts: `none` = raw z-scores, the reference; `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects) and whether fine-tuned corrections were shrunk by their least-squares factor on the few-shot validation days (finetune.shrink, transfer/shrink.ts), read from its config.json. Same seed, regions and windows within a target.',
     '',
   ];
   for (const t of targets) {
-    const seed = Math.min(...records.filter((r) => r.target === t && r.variant in FULL_VARIANTS).map((r) => r.seed));
+    const seed = Math.min(...records.filter((r) => r.target === t && isFullVariant(r.variant)).map((r) => r.seed));
     const pick = (v: string) => records.find((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v && r.seed === seed);
-    const runs = kinds.map(([v]) => pick(v));
-    lines.push(`### ${t} (seed ${seed})`, '', `| method | ${kinds.map(([, l]) => l).join(' | ')} |`, `|---|${kinds.map(() => '---').join('|')}|`);
+    const runs = variants.map(pick).filter((r): r is RunRecord => r !== undefined);
+    lines.push(`### ${t} (seed ${seed})`, '', `| method | ${runs.map((r) => (r.variant === 'main' ? `main: ${describeRun(r)}` : describeRun(r))).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`);
     for (const m of METHODS) {
       if (!runs.some((r) => r?.methods[m])) continue;
       lines.push(`| ${METHOD_LABELS[m]} | ${runs.map((r) => (r?.methods[m] ? r.methods[m]!.mae.toFixed(3) : '–')).join(' | ')} |`);
@@ -346,10 +361,10 @@ async function main(): Promise<void> {
   // Aggregate: main table per target and source set, and ablations.
   const results: Record<string, unknown> = {};
   const md: string[] = [
-    `# GPD experiments (${date})`,
+    `# GPD experiments (${basename(outDir)})`,
     '',
     `Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; seeds ${seeds.join(', ')} (banks share seed 1; a seed sets the generator, sampling, fine-tuning and, where data.maxTargetRegions caps the target, which regions are scored, so methods are compared on the same regions within a seed and the std includes the region sample).`,
-    `Code: commit ${gitCommit()}.`,
+    `Code: commit ${gitCommit()} (tables aggregated there; each run folder's config.json holds its settings). Main runs' encoding and shrinking: ${[...new Set(records.filter((r) => r.variant === 'main').map(describeRun))].join('; ') || 'none yet'}.`,
     `Budget: ${args.quick ? 'quick' : 'full'} (${BUDGET.join(' ')}).`,
     args.aggregate
       ? `Tables aggregated by: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\`; each run's own command is in its run folder's config.json (here: \`npm run experiments -- --quick\` with --targets / --seeds / --ablation-targets subsets, two processes sharing this folder).`

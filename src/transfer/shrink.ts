@@ -1,5 +1,5 @@
 /**
- * Shrinking a fine-tuned network's correction toward the baseline (finetune.shrink).
+ * Shrinking a fine-tuned network's correction toward the baseline (finetune.shrink, on by default).
  *
  * Every model forecasts z * std + yOffset, where yOffset is the encoding's baseline (data/baseline.ts)
  * and z the network's output. After fine-tuning, z is scaled by the least-squares factor
