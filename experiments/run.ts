@@ -32,8 +32,30 @@ const FAMILIES: Record<string, string[]> = {
 };
 const ALL = Object.values(FAMILIES).flat();
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `npm run experiments -- [options]
+
+  --quick                 reduced budget (region caps, fewer epochs and diffusion steps)
+  --targets a,b           shared cities to run as targets (default: all four)
+  --target <manifest>     an unseen city as the target (--sources: comma-separated manifests, default all four)
+  --seeds 1,2,3           seeds (default 1,2,3);  --k 3[,1,7]  few-shot days (default 3)
+  --out <dir>             output folder (default results/<today>); results/results.json only when under results/
+  --no-ablations          skip the GPD ablations;  --ablation-targets a,b  run them only on these targets
+  --no-all-sources        skip "all other cities as sources"
+  --no-full-variants      skip the variants scoring every method;  --full-variants v1,v2  only these
+  --aggregate             only rebuild the tables from <out>/runs.json
+  --set key=value         extra configuration override for every run (repeatable)`;
+
+function parseCli() {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const OPTIONS = {
+    help: { type: 'boolean', short: 'h', default: false },
     quick: { type: 'boolean', default: false },
     targets: { type: 'string' },
     target: { type: 'string' },
@@ -51,9 +73,13 @@ const { values: args } = parseArgs({
     'ablation-targets': { type: 'string' },
     /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
     aggregate: { type: 'boolean', default: false },
-    set: { type: 'string', multiple: true, default: [] },
-  },
-});
+    set: { type: 'string', multiple: true, default: [] as string[] },
+} as const;
+const { values: args } = parseCli();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const date = new Date().toISOString().slice(0, 10);
 const outDir = resolve(args.out ?? join(root, 'results', date));
@@ -98,6 +124,9 @@ interface RunRecord {
   methods: TransferResult['methods'];
   regions: number;
   wallSeconds: number;
+  /** The run's value encoding and shrinking, so the record describes itself once its run folder is gone. */
+  encoding?: string;
+  shrink?: boolean;
 }
 
 /** Ablations of the main setting (pre-bias conditioning, both prompts, DDIM-50), whose seed-1 run is the reference row. */
@@ -131,6 +160,7 @@ function runKey(r: Pick<RunRecord, 'target' | 'sourceSet' | 'seed' | 'k' | 'vari
 
 /** "encoding seasonal-ar, shrink on": read from the run folder's config.json, so a table says what each run did. */
 function describeRun(r: RunRecord): string {
+  if (r.encoding !== undefined && r.shrink !== undefined) return `${r.encoding}, shrink ${r.shrink ? 'on' : 'off'}`;
   const file = join(outDir, 'runs', runKey(r), 'config.json');
   if (!existsSync(file)) return r.variant;
   const c = (JSON.parse(readFileSync(file, 'utf8')) as { config: { data: { baseline?: string }; finetune: { shrink?: boolean } } }).config;
@@ -170,7 +200,7 @@ async function runOne(s: Setting, seed: number, k: number, variant: string, extr
   });
   renderer.done();
   if (!existsSync(done)) throw new Error(`${key}: no results.json after the run`);
-  return { target: s.target, sourceSet: s.sourceSet, sources: s.sources.map((p) => basename(p).replace('.city.json', '')), seed, k, variant, methods: result.methods, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000 };
+  return { target: s.target, sourceSet: s.sourceSet, sources: s.sources.map((p) => basename(p).replace('.city.json', '')), seed, k, variant, methods: result.methods, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000, encoding: config.data.baseline, shrink: config.finetune.shrink };
 }
 
 function meanStd(xs: number[]): { mean: number; std: number } {
