@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     `# GPD experiments (${basename(outDir)})`,
     '',
     `Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; seeds ${seeds.join(', ')} (banks share seed 1; a seed sets the generator, sampling, fine-tuning and, where data.maxTargetRegions caps the target, which regions are scored, so methods are compared on the same regions within a seed and the std includes the region sample).`,
-    `Code: commit ${gitCommit()} (tables aggregated there; each run folder's config.json holds its settings). Main runs' encoding and shrinking: ${[...new Set(records.filter((r) => r.variant === 'main').map(describeRun))].join('; ') || 'none yet'}.`,
+    `Code: commit ${gitCommit()} (tables aggregated there; each run folder's config.json, under runs/ and not committed, holds its full settings). Main runs' encoding and shrinking: ${[...new Set(records.filter((r) => r.variant === 'main').map(describeRun))].join('; ') || 'none yet'}.`,
     `Budget: ${args.quick ? 'quick' : 'full'} (${BUDGET.join(' ')}).`,
     args.aggregate
       ? `Tables aggregated by: \`npm run experiments -- ${process.argv.slice(2).join(' ')}\`; each run's own command is in its run folder's config.json (here: \`npm run experiments -- --quick\` with --targets / --seeds / --ablation-targets subsets, two processes sharing this folder).`
