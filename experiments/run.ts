@@ -82,6 +82,8 @@ if (args.help) {
 }
 
 const date = new Date().toISOString().slice(0, 10);
+/** How the tables name the non-"all" source set: a family, or the --sources of an unseen --target. */
+const SOURCES_LABEL = args.target ? 'the given sources' : 'family sources';
 const outDir = resolve(args.out ?? join(root, 'results', date));
 const seeds = args.seeds!.split(',').map(Number);
 const ks = args.k!.split(',').map(Number);
@@ -264,14 +266,14 @@ const fmt = (a: { mae: number; mae_std: number } | undefined) => (a ? `${a.mae.t
 function summary(main: Record<string, Agg>): string[] {
   const targets = Object.keys(main);
   if (targets.length === 0) return [];
-  const lines = ['## Summary: MAE (mean ± std over seeds), family sources, K = 3', '', `| method | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`];
+  const lines = [`## Summary: MAE (mean ± std over seeds), ${SOURCES_LABEL}, K = 3`, '', `| method | ${targets.join(' | ')} |`, `|---|${targets.map(() => '---').join('|')}|`];
   for (const m of METHODS) lines.push(`| ${METHOD_LABELS[m]} | ${targets.map((t) => fmt(main[t]![m])).join(' | ')} |`);
   return [...lines, ''];
 }
 
 /** Where GPD does and does not win, stated per target from the numbers above (no hand-written claims). */
 function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
-  const lines = ['## Where GPD wins and where it does not (mean MAE, family sources, K = 3; in how many seeds)', ''];
+  const lines = [`## Where GPD wins and where it does not (mean MAE, ${SOURCES_LABEL}, K = 3; in how many seeds)`, ''];
   for (const [t, agg] of Object.entries(main)) {
     // Paired by seed: within one seed every method is scored on the same regions and windows.
     const runs = records.filter((r) => r.target === t && r.variant === 'main' && r.k === 3 && r.sourceSet !== 'all');
@@ -296,7 +298,7 @@ function ablations(records: RunRecord[]): string[] {
   // The lowest-seed run of that target and variant in the family setting.
   const pick = (t: string, v: string) => records.filter((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v).sort((a, b) => a.seed - b.seed)[0];
   const lines = [
-    '## Ablations (one seed, family sources, K = 3): GPD zero-shot / fine-tuned MAE',
+    `## Ablations (one seed, ${SOURCES_LABEL}, K = 3): GPD zero-shot / fine-tuned MAE`,
     '',
     'The reference row is the main setting (pre-bias conditioning, spatial + temporal prompts, DDIM-50); each other row changes one thing.',
     '',
@@ -319,7 +321,7 @@ function fullVariants(records: RunRecord[]): string[] {
   if (targets.length === 0) return [];
   const variants = ['main', ...Object.keys(FULL_VARIANTS), ...FORMER_FULL_VARIANTS];
   const lines = [
-    '## Variants that change every method (one seed, family sources, K = 3): MAE',
+    `## Variants that change every method (one seed, ${SOURCES_LABEL}, K = 3): MAE`,
     '',
     'Each column is one run, named by its encoding (data/baseline.ts: `none` = raw z-scores, the reference; `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects) and whether fine-tuned corrections were shrunk by their least-squares factor on the few-shot validation days (finetune.shrink, transfer/shrink.ts), read from its config.json. Same seed, regions and windows within a target.',
     '',
