@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runTransfer } from '../src/transfer/pipeline.js';
 import type { GpdConfig } from '../src/config/schema.js';
+import type { Method } from '../src/transfer/evaluate.js';
 
 const [run, ...scales] = process.argv.slice(2);
 if (!run || scales.length === 0 || scales.some((g) => !Number.isFinite(Number(g)) || Number(g) < 0)) {
@@ -20,15 +21,15 @@ if (!existsSync(join(src, 'generator')) || !existsSync(join(src, 'config.json'))
   console.error(`${src}: not a run folder with a trained generator (no generator/ or config.json)`);
   process.exit(2);
 }
+const saved = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as { config: GpdConfig };
 for (const g of scales.map(Number)) {
   const dir = `${src}-guidance-${g}`;
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true });
     for (const f of ['generator', 'prompts', 'shared.safetensors']) if (existsSync(join(src, f))) cpSync(join(src, f), join(dir, f), { recursive: true });
   }
-  const saved = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as { config: GpdConfig };
   const config: GpdConfig = { ...saved.config, sampling: { ...saved.config.sampling, guidance: g } };
   const r = await runTransfer({ config, runDir: dir, methods: ['gpd_zero_shot', 'random_init', 'bank_mean_zero_shot'] });
-  const f = (m: 'gpd_zero_shot' | 'random_init' | 'bank_mean_zero_shot') => r.methods[m]!.mae.toFixed(3);
+  const f = (m: Method) => r.methods[m]!.mae.toFixed(3);
   console.log(`guidance ${g}: gpd-zero-shot ${f('gpd_zero_shot')} random-init ${f('random_init')} bank-mean-zero-shot ${f('bank_mean_zero_shot')}`);
 }

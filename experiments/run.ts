@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
+import type { GpdConfig } from '../src/config/schema.js';
 import { runTransfer, type TransferResult } from '../src/transfer/pipeline.js';
 import { METHODS, METHOD_LABELS, type Method } from '../src/transfer/evaluate.js';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.js';
@@ -55,25 +56,25 @@ function parseCli() {
 }
 
 const OPTIONS = {
-    help: { type: 'boolean', short: 'h', default: false },
-    quick: { type: 'boolean', default: false },
-    targets: { type: 'string' },
-    target: { type: 'string' },
-    sources: { type: 'string' },
-    seeds: { type: 'string', default: '1,2,3' },
-    k: { type: 'string', default: '3' },
-    out: { type: 'string' },
-    'no-ablations': { type: 'boolean', default: false },
-    'no-all-sources': { type: 'boolean', default: false },
-    /** Skip the variants that score every method (encodings, shrinking; FULL_VARIANTS). */
-    'no-full-variants': { type: 'boolean', default: false },
-    /** Run only these of FULL_VARIANTS (comma-separated). */
-    'full-variants': { type: 'string' },
-    /** Targets that get the ablations (default: every target run). */
-    'ablation-targets': { type: 'string' },
-    /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
-    aggregate: { type: 'boolean', default: false },
-    set: { type: 'string', multiple: true, default: [] as string[] },
+  help: { type: 'boolean', short: 'h', default: false },
+  quick: { type: 'boolean', default: false },
+  targets: { type: 'string' },
+  target: { type: 'string' },
+  sources: { type: 'string' },
+  seeds: { type: 'string', default: '1,2,3' },
+  k: { type: 'string', default: '3' },
+  out: { type: 'string' },
+  'no-ablations': { type: 'boolean', default: false },
+  'no-all-sources': { type: 'boolean', default: false },
+  /** Skip the variants that score every method (encodings, shrinking; FULL_VARIANTS). */
+  'no-full-variants': { type: 'boolean', default: false },
+  /** Run only these of FULL_VARIANTS (comma-separated). */
+  'full-variants': { type: 'string' },
+  /** Targets that get the ablations (default: every target run). */
+  'ablation-targets': { type: 'string' },
+  /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
+  aggregate: { type: 'boolean', default: false },
+  set: { type: 'string', multiple: true, default: [] as string[] },
 } as const;
 const { values: args } = parseCli();
 if (args.help) {
@@ -127,7 +128,7 @@ interface RunRecord {
   regions: number;
   wallSeconds: number;
   /** The run's value encoding and shrinking, so the record describes itself once its run folder is gone. */
-  encoding?: string;
+  encoding?: GpdConfig['data']['baseline'];
   shrink?: boolean;
 }
 
@@ -160,7 +161,7 @@ function runKey(r: Pick<RunRecord, 'target' | 'sourceSet' | 'seed' | 'k' | 'vari
   return `${r.target}__${r.sourceSet}__k${r.k}__s${r.seed}__${r.variant.replace(/[:]/g, '-')}`;
 }
 
-/** "encoding seasonal-ar, shrink on": read from the run folder's config.json, so a table says what each run did. */
+/** "seasonal-ar, shrink on": from the record, or for records written before it carried them, from the run folder's config.json. */
 function describeRun(r: RunRecord): string {
   if (r.encoding !== undefined && r.shrink !== undefined) return `${r.encoding}, shrink ${r.shrink ? 'on' : 'off'}`;
   const file = join(outDir, 'runs', runKey(r), 'config.json');
@@ -323,7 +324,7 @@ function fullVariants(records: RunRecord[]): string[] {
   const lines = [
     `## Variants that change every method (one seed, ${SOURCES_LABEL}, K = 3): MAE`,
     '',
-    'Each column is one run, named by its encoding (data/baseline.ts: `none` = raw z-scores, the reference; `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects) and whether fine-tuned corrections were shrunk by their least-squares factor on the few-shot validation days (finetune.shrink, transfer/shrink.ts), read from its config.json. Same seed, regions and windows within a target.',
+    'Each column is one run, named by its encoding (data/baseline.ts: `none` = raw z-scores, the reference; `seasonal` = deviations from a smoothed time-of-day profile; `seasonal-ar` = that plus a damped persistence term the network corrects) and whether fine-tuned corrections were shrunk by their least-squares factor on the few-shot validation days (finetune.shrink, transfer/shrink.ts), as its record says. Same seed, regions and windows within a target.',
     '',
   ];
   for (const t of targets) {
