@@ -64,6 +64,8 @@ export interface BuildBankOptions {
   feature?: number;
   /** Value encoding of the models (data/baseline.ts; default 'none', the reference's). */
   baseline?: BaselineKind;
+  /** Fit the encoding on sliding blocks of this many days, as a target fits it on its K days (data/fit-blocks.ts); default: the whole training part. */
+  encodingFitDays?: number;
   /** Epochs of the shared model (warm init); default = epochs. */
   sharedEpochs?: number;
   /** Validate every this many epochs (default 1). */
@@ -97,6 +99,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   };
   positive('groupSize', opts.groupSize);
   if (opts.maxRegions !== undefined) positive('maxRegions', opts.maxRegions);
+  if (opts.encodingFitDays !== undefined) positive('encodingFitDays', opts.encodingFitDays);
   if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error(`buildBank: workers must be an integer >= 0 (0 = train in this thread), got ${opts.workers}`);
   await initBackend();
   const model = createForecaster(opts.model);
@@ -130,6 +133,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     lossSpace: config.lossSpace,
     feature,
     baseline,
+    encodingFitDays: opts.encodingFitDays ?? null,
     maxRegions: opts.maxRegions ?? null,
   };
   const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, opts.maxRegions ?? c.N) }));
@@ -154,7 +158,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   });
   const writeIndexNow = () => writeIndex(dir, currentIndex());
 
-  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline));
+  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, opts.encodingFitDays));
   if (opts.init === 'warm') {
     if (shared) {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
@@ -245,7 +249,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
         workers: opts.workers,
         groups,
         signal: opts.signal,
-        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, baseline, ...(sharedVector ? { shared: sharedVector } : {}) },
+        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, baseline, encodingFitDays: settings.encodingFitDays, ...(sharedVector ? { shared: sharedVector } : {}) },
         onResult: (r) => store(r),
         onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
       });

@@ -22,6 +22,8 @@ export interface BankInspectSummary {
   seed: number;
   /** Value encoding the models were trained on (data/baseline.ts). */
   baseline: string;
+  /** Days of the blocks the encoding was fitted on (null: the whole training part). */
+  encodingFitDays: number | null;
   complete: boolean;
   regions: number;
   perCity: { city: string; regions: number; planned: number; valMae: Distribution; haValMae: Distribution; beatsHa: number }[];
@@ -103,6 +105,7 @@ export function inspectBank(dir: string): BankInspectSummary {
     paramCount: settings.paramCount,
     seed: settings.seed,
     baseline: settings.baseline,
+    encodingFitDays: settings.encodingFitDays,
     complete: bank.complete,
     regions: entries.length,
     perCity: bank.index.cities.map((c) => {
@@ -128,7 +131,7 @@ const dist = (d: Distribution, digits = 4) => `min ${f(d.min, digits)}  median $
 export function formatBankInspect(s: BankInspectSummary): string {
   const lines: string[] = [];
   lines.push(`bank ${s.dir}`);
-  lines.push(`model ${s.model}  init ${s.init}  layout ${s.layoutHash}  params ${s.paramCount}  seed ${s.seed}  baseline ${s.baseline}`);
+  lines.push(`model ${s.model}  init ${s.init}  layout ${s.layoutHash}  params ${s.paramCount}  seed ${s.seed}  baseline ${s.baseline}${s.encodingFitDays === null ? '' : ` fitted on ${s.encodingFitDays}-day blocks`}`);
   lines.push(`regions ${s.regions}${s.complete ? '' : ' (incomplete: rerun the build to finish)'}`);
   for (const c of s.perCity) {
     lines.push(`  ${c.city}: ${c.regions}/${c.planned} regions, val MAE median ${f(c.valMae.median)} (HA ${f(c.haValMae.median)}), beats HA ${f(c.beatsHa, 2)}`);

@@ -7,16 +7,13 @@
  * Its loss is always in normalised units: cities of one bank may have different units and scales,
  * and an original-units loss would weight them by their variance.
  */
-import { tf } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
-import { OUT_STEPS } from '../data/windows.js';
-import { MetricsAccumulator } from '../metrics/metrics.js';
 import type { Forecaster } from '../models/types.js';
 import { Rng } from '../util/prng.js';
 import {
   fitForecaster,
-  predictCentreNormalized,
-  regionDataset,
+  pooledMetrics,
+  regionDatasets,
   type CityPrep,
   type FitHooks,
   type FitResult,
@@ -45,29 +42,11 @@ export async function trainSharedModel(opts: SharedModelOptions): Promise<Shared
   const { cities, preps, model } = opts;
   const datasets: RegionDataset[] = [];
   cities.forEach((city, c) => {
-    for (let r = 0; r < opts.regions[c]!; r++) datasets.push(regionDataset(city, preps[c]!, r));
+    for (let r = 0; r < opts.regions[c]!; r++) datasets.push(...regionDatasets(city, preps[c]!, r));
   });
   if (datasets.length === 0) throw new Error('shared model: no regions to train on');
   const rng = new Rng(opts.seed).fork('shared');
   const init = model.layout.init(rng.fork('init'));
   const fit = await fitForecaster(model, datasets, init, { ...opts.config, lossSpace: 'normalized' }, rng, opts.hooks);
-  return { ...fit, val: pooledValMetrics(model, fit.params, datasets) };
-}
-
-function pooledValMetrics(model: Forecaster, params: Float32Array, datasets: RegionDataset[]): Metric2 {
-  const acc = new MetricsAccumulator(OUT_STEPS);
-  const p = tf.tensor1d(params);
-  try {
-    for (const d of datasets) {
-      const adj = tf.tensor2d(d.adjacency, [d.n, d.n]);
-      const z = predictCentreNormalized(model, p, d.val, adj);
-      adj.dispose();
-      for (let i = 0; i < z.length; i++) z[i] = z[i]! * d.norm.std + d.val.yOffset[i]!;
-      acc.add(z, d.val.yRaw, d.val.yMask);
-    }
-  } finally {
-    p.dispose();
-  }
-  const r = acc.result();
-  return { mae: r.maeMean, rmse: r.rmseMean };
+  return { ...fit, val: pooledMetrics(model, fit.params, datasets, 'val') };
 }

@@ -43,6 +43,11 @@ export interface BankSettings {
    * with it. Banks written before this field existed read as 'none'.
    */
   baseline: BaselineKind;
+  /**
+   * Days of the sliding blocks the encoding was fitted on (data/fit-blocks.ts); null = the whole
+   * training part. Banks written before this field existed read as null.
+   */
+  encodingFitDays: number | null;
   /** Regions 0..maxRegions-1 of each city (null = all). */
   maxRegions: number | null;
 }
@@ -127,6 +132,7 @@ export function readIndex(dir: string): BankIndex {
     throw new Error(`${p}: bank format version ${idx.version}, this gpd reads version ${BANK_FORMAT_VERSION}; rebuild the bank`);
   }
   if (idx.settings && idx.settings.baseline === undefined) idx.settings.baseline = 'none';
+  if (idx.settings && idx.settings.encodingFitDays === undefined) idx.settings.encodingFitDays = null;
   return idx;
 }
 

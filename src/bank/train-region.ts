@@ -15,7 +15,8 @@ import { tf } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
 import type { Normalizer } from '../data/normalize.js';
 import { fitValueEncoding, type BaselineKind } from '../data/baseline.js';
-import { sourceSplit, type SourceSplit } from '../data/splits.js';
+import { sourceSplit, type SourceSplit, type StepRange } from '../data/splits.js';
+import { encodingBlocks, type EncodingBlock } from '../data/fit-blocks.js';
 import { regionSubgraph } from '../data/subgraph.js';
 import { IN_FEATURES, IN_STEPS, OUT_STEPS, regionWindows, type RegionWindows } from '../data/windows.js';
 import { MetricsAccumulator } from '../metrics/metrics.js';
@@ -102,14 +103,22 @@ export interface Metric2 {
 /** Per-city state shared by all of its regions (computed once per city per process). */
 export interface CityPrep {
   split: SourceSplit;
+  /** The encoding fitted on the whole training part. */
   norm: Normalizer;
   ha: HistoricalAverage;
+  /** With encodingFitDays: encodings fitted on sliding K-day blocks, each forecasting its next day (data/fit-blocks.ts). */
+  blocks?: EncodingBlock[];
 }
 
-/** `baseline`: the value encoding the city's models see (data/baseline.ts), fitted on the training part. */
-export function prepareCity(city: City, feature = 0, baseline: BaselineKind = 'none'): CityPrep {
+/**
+ * `baseline`: the value encoding the city's models see (data/baseline.ts), fitted on the training part,
+ * or with `encodingFitDays` on sliding blocks of that many days (the target's regime).
+ */
+export function prepareCity(city: City, feature = 0, baseline: BaselineKind = 'none', encodingFitDays?: number): CityPrep {
   const split = sourceSplit(city);
-  return { split, norm: fitValueEncoding(city, split.train, feature, baseline), ha: fitHistoricalAverage(city, split.train, feature) };
+  const prep: CityPrep = { split, norm: fitValueEncoding(city, split.train, feature, baseline), ha: fitHistoricalAverage(city, split.train, feature) };
+  if (encodingFitDays !== undefined) prep.blocks = encodingBlocks(city, split, feature, baseline, encodingFitDays);
+  return prep;
 }
 
 export function regionDataset(city: City, prep: CityPrep, region: number, stride = 1): RegionDataset {
@@ -121,6 +130,44 @@ export function regionDataset(city: City, prep: CityPrep, region: number, stride
     n: sub.n,
     norm: prep.norm,
   };
+}
+
+/** No windows (a block whose forecast day lies wholly on one side of the split). */
+function emptyWindows(n: number): RegionWindows {
+  return { count: 0, n, x: new Float32Array(0), y: new Float32Array(0), yOffset: new Float32Array(0), yMask: new Uint8Array(0), yRaw: new Float32Array(0), starts: new Int32Array(0) };
+}
+
+/**
+ * A region's training data: one dataset over the whole split, or with blocks one per block (each
+ * with its own encoding); fitForecaster pools them.
+ */
+export function regionDatasets(city: City, prep: CityPrep, region: number, stride = 1): RegionDataset[] {
+  if (!prep.blocks) return [regionDataset(city, prep, region, stride)];
+  const sub = regionSubgraph(city, region);
+  const windows = (r: StepRange | undefined, b: EncodingBlock) =>
+    r ? regionWindows(city, sub, r, b.norm, { stride, historyStart: Math.max(b.fit.start, r.start - IN_STEPS) }) : emptyWindows(sub.n);
+  return prep.blocks.map((b) => ({ train: windows(b.train, b), val: windows(b.val, b), adjacency: sub.adjacency, n: sub.n, norm: b.norm }));
+}
+
+/** MAE/RMSE in original units pooled over the train or val windows of several datasets (one graph each). */
+export function pooledMetrics(model: Forecaster, params: Float32Array, datasets: RegionDataset[], part: 'train' | 'val'): Metric2 {
+  const acc = new MetricsAccumulator(OUT_STEPS);
+  const p = tf.tensor1d(params);
+  try {
+    for (const d of datasets) {
+      const w = d[part];
+      if (w.count === 0) continue;
+      const adj = tf.tensor2d(d.adjacency, [d.n, d.n]);
+      const z = predictCentreNormalized(model, p, w, adj);
+      adj.dispose();
+      for (let i = 0; i < z.length; i++) z[i] = z[i]! * d.norm.std + w.yOffset[i]!;
+      acc.add(z, w.yRaw, w.yMask);
+    }
+  } finally {
+    p.dispose();
+  }
+  const r = acc.result();
+  return { mae: r.maeMean, rmse: r.rmseMean };
 }
 
 export interface FitResult {
@@ -432,7 +479,7 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
   const { city, prep, model } = ctx;
   if (!Number.isInteger(region) || region < 0 || region >= city.N) throw new Error(`city ${city.id}: region ${region} does not exist (N = ${city.N})`);
   const rng = new Rng(ctx.seed).fork(`${city.id}:${region}`);
-  const ds = regionDataset(city, prep, region);
+  const datasets = regionDatasets(city, prep, region);
   let init: Float32Array;
   if (ctx.init === 'warm') {
     if (!ctx.shared) throw new Error('warm init needs the shared model vector');
@@ -441,31 +488,21 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
     init = model.layout.init(rng.fork('init'));
   }
   const valCurve: number[] = [];
-  const fit = await fitForecaster(model, [ds], init, ctx.config, rng, {
+  const fit = await fitForecaster(model, datasets, init, ctx.config, rng, {
     ...hooks,
     onValidate: (loss) => valCurve.push(loss),
   });
 
-  const p = tf.tensor1d(fit.params);
-  const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
-  let train: Metric2;
-  let val: Metric2;
-  try {
-    train = evaluateWindows(model, p, ds.train, adj, ds.norm).metrics;
-    val = evaluateWindows(model, p, ds.val, adj, ds.norm).metrics;
-  } finally {
-    p.dispose();
-    adj.dispose();
-  }
-  const haPred = historicalAverageForecast(prep.ha, city, region, ds.val.starts);
+  const train = pooledMetrics(model, fit.params, datasets, 'train');
+  const val = pooledMetrics(model, fit.params, datasets, 'val');
   const acc = new MetricsAccumulator(OUT_STEPS);
-  acc.add(haPred, ds.val.yRaw, ds.val.yMask);
+  for (const d of datasets) acc.add(historicalAverageForecast(prep.ha, city, region, d.val.starts), d.val.yRaw, d.val.yMask);
   const ha = acc.result();
   return {
     city: city.id,
     region,
     regionId: city.nodeIds[region] ?? String(region),
-    n: ds.n,
+    n: datasets[0]!.n,
     regionSeed: rng.seed,
     params: fit.params,
     epochsRun: fit.epochsRun,

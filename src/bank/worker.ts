@@ -2,7 +2,7 @@
  * Worker thread of the bank pool: its own tfjs wasm instance trains the region groups the main
  * thread hands it. Started by pool.ts with `--import tsx` (this file is TypeScript).
  *
- * Protocol (main -> worker): init {cities, model, config, seed, init, shared?, feature, baseline}, then
+ * Protocol (main -> worker): init {cities, model, config, seed, init, shared?, feature, baseline, encodingFitDays}, then
  * job {cityIndex, regions[]} any number of times, then exit.
  * (worker -> main): ready | progress {city, region, epoch, epochs} | result {result} (params
  * transferred) | jobDone | cancelled | error {message}.
@@ -24,6 +24,8 @@ export interface WorkerInit {
   shared?: Float32Array;
   feature: number;
   baseline: BaselineKind;
+  /** null or absent: the encoding is fitted on the whole training part. */
+  encodingFitDays?: number | null;
 }
 
 export type ToWorker = ({ type: 'init' } & WorkerInit) | { type: 'job'; cityIndex: number; regions: number[] } | { type: 'exit' };
@@ -45,7 +47,7 @@ async function runJob(cityIndex: number, regions: number[]): Promise<void> {
   if (!city) throw new Error(`bank worker: no city ${cityIndex}`);
   let prep = preps.get(cityIndex);
   if (!prep) {
-    prep = prepareCity(city, setup.feature, setup.baseline);
+    prep = prepareCity(city, setup.feature, setup.baseline, setup.encodingFitDays ?? undefined);
     preps.set(cityIndex, prep);
   }
   for (const region of regions) {

@@ -50,6 +50,12 @@ export const BankConfig = z
     /** Worker threads for the bank (0 = train in the main thread). */
     workers: z.number().int().nonnegative().default(2),
     groupSize: positiveInt.default(4),
+    /**
+     * Fit every source model's value encoding on sliding blocks of this many days, each forecasting the
+     * day after it, as a target's encoding is fitted on its K few-shot days (data/fit-blocks.ts; set it
+     * to data.kDays); absent = on the whole training part.
+     */
+    encodingFitDays: positiveInt.optional(),
     /** Cap on regions per city (regions 0..maxRegions-1; quick runs); absent = all. */
     maxRegions: positiveInt.optional(),
     /** Seed of the bank (default: the run's seed); experiments fix it to share one bank across seeds. */

@@ -129,7 +129,7 @@ async function sharedModelVector(bank: LoadedBank, sources: City[], cfg: GpdConf
   const model = createForecaster(cfg.bank.model);
   const res = await trainSharedModel({
     cities: sources,
-    preps: sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline)),
+    preps: sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline, cfg.bank.encodingFitDays)),
     regions: sources.map((c) => Math.min(c.N, cfg.bank.maxRegions ?? c.N)),
     model,
     config: { epochs: cfg.bank.sharedEpochs, batchSize: cfg.bank.batchSize, lr: cfg.bank.lr, weightDecay: cfg.bank.weightDecay, patience: cfg.bank.patience },
@@ -211,6 +211,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     sharedEpochs: b.sharedEpochs,
     feature: cfg.data.feature,
     baseline: cfg.data.baseline,
+    ...(b.encodingFitDays !== undefined ? { encodingFitDays: b.encodingFitDays } : {}),
     ...(b.maxRegions !== undefined ? { maxRegions: b.maxRegions } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),

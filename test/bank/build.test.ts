@@ -169,3 +169,18 @@ test('inspect: distributions, parameter statistics and the beats-historical-aver
   assert.equal(last, `beats-historical-average: ${share.toFixed(2)}`);
   assert.match(last, /^beats-historical-average: \d\.\d\d$/);
 });
+
+test("encodingFitDays: a warm bank trained on 2-day encoding blocks records them, differs from the whole-part bank, and will not resume under the other setting", async () => {
+  const opts = { ...base('blocks'), baseline: 'seasonal-ar' as const, init: 'warm' as const, sharedEpochs: 1, encodingFitDays: 2, maxRegions: 2 };
+  await buildBank(opts);
+  const idx = readIndex(opts.out);
+  assert.equal(idx.settings.encodingFitDays, 2);
+  assert.equal(idx.complete, true);
+  for (const e of idx.entries) assert.ok(e.val.mae > 0 && Number.isFinite(e.haVal.mae) && e.steps > 0, JSON.stringify(e));
+  const whole = { ...opts, out: join(root, 'whole-part') };
+  delete (whole as Partial<typeof whole>).encodingFitDays;
+  await buildBank(whole);
+  assert.equal(readIndex(whole.out).settings.encodingFitDays, null);
+  assert.notDeepEqual(loadBank(opts.out).vectors[0], loadBank(whole.out).vectors[0], 'the blocks change what the models learn');
+  await assert.rejects(buildBank({ ...opts, encodingFitDays: 1 }), /different settings \(.*encodingFitDays/);
+});

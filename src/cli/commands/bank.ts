@@ -34,6 +34,7 @@ export function registerBankCommands(program: Command): void {
     .option('--max-regions <n>', 'only the first n regions of each city (quick runs)', int('max-regions'))
     .option('--feature <n>', 'series channel to forecast (e.g. 0 = inflow of nyc-bike-grid)', int('feature'), 0)
     .addOption(new Option('--baseline <kind>', 'value encoding: seasonal-ar = the network corrects a smoothed daily profile plus damped persistence; seasonal = the profile only; none = raw z-scores (the reference)').choices([...BASELINE_KINDS]).default(DataConfig.parse({}).baseline))
+    .option('--encoding-fit-days <n>', "fit the encoding on sliding blocks of n days, each forecasting the next day (a target's K-day regime); default: the whole training part", int('encoding-fit-days'))
     .option('--seed <n>', 'random seed', int('seed'), 1)
     .action(async (o: Record<string, unknown>) => {
       const cities = (o.city as string[]).flatMap((r) => resolveCities(r));
@@ -56,6 +57,7 @@ export function registerBankCommands(program: Command): void {
           baseline: o.baseline as BaselineKind,
           out: o.out as string,
           ...(o.maxRegions !== undefined ? { maxRegions: o.maxRegions as number } : {}),
+          ...(o.encodingFitDays !== undefined ? { encodingFitDays: o.encodingFitDays as number } : {}),
           signal,
           onProgress: renderer.onProgress,
         }),
