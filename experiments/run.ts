@@ -306,16 +306,18 @@ function variantsOverSeeds(records: RunRecord[]): string[] {
   const lines: string[] = [];
   for (const v of Object.keys(FULL_VARIANTS)) {
     for (const t of [...new Set(family.filter((r) => r.variant === v).map((r) => r.target))]) {
-      const vr = family.filter((r) => r.target === t && r.variant === v);
-      const seeds = vr.map((r) => r.seed).filter((sd) => family.some((r) => r.target === t && r.variant === 'main' && r.seed === sd));
-      if (seeds.length < 2) continue;
-      const pick = (variant: string) => family.filter((r) => r.target === t && r.variant === variant && seeds.includes(r.seed)).sort((a, b) => a.seed - b.seed);
-      const [mainAgg, varAgg] = [aggregate(pick('main')), aggregate(pick(v))];
-      const wins = (m: Method) => pick(v).filter((r) => r.methods.gpd && r.methods[m] && r.methods.gpd.mae < r.methods[m]!.mae).length;
+      const runsOf = (variant: string) => family.filter((r) => r.target === t && r.variant === variant);
+      const mainSeeds = new Set(runsOf('main').map((r) => r.seed));
+      const ours = runsOf(v).filter((r) => mainSeeds.has(r.seed)).sort((a, b) => a.seed - b.seed);
+      if (ours.length < 2) continue;
+      const seeds = ours.map((r) => r.seed);
+      const [mainAgg, varAgg] = [aggregate(runsOf('main').filter((r) => seeds.includes(r.seed))), aggregate(ours)];
+      // Paired by seed, as in verdicts().
+      const wins = (a: Method, b: Method) => ours.filter((r) => r.methods[a] && r.methods[b] && r.methods[a]!.mae < r.methods[b]!.mae).length;
       if (lines.length === 0) lines.push(`## Variants over several seeds (${SOURCES_LABEL}, K = 3): MAE mean ± std`, '');
-      lines.push(`### ${t}, ${v} (seeds ${seeds.sort((a, b) => a - b).join(', ')})`, '', `| method | main | ${v} |`, '|---|---|---|');
+      lines.push(`### ${t}, ${v} (seeds ${seeds.join(', ')})`, '', `| method | main | ${v} |`, '|---|---|---|');
       for (const m of METHODS) if (mainAgg[m] || varAgg[m]) lines.push(`| ${METHOD_LABELS[m]} | ${fmt(mainAgg[m])} | ${fmt(varAgg[m])} |`);
-      lines.push('', `With ${v}, fine-tuned GPD beats target-only in ${wins('target_only')}/${seeds.length} seeds and historical average in ${wins('ha')}/${seeds.length}; zero-shot GPD beats random init in ${pick(v).filter((r) => r.methods.gpd_zero_shot && r.methods.random_init && r.methods.gpd_zero_shot.mae < r.methods.random_init.mae).length}/${seeds.length}.`, '');
+      lines.push('', `With ${v}, fine-tuned GPD beats target-only in ${wins('gpd', 'target_only')}/${seeds.length} seeds and historical average in ${wins('gpd', 'ha')}/${seeds.length}; zero-shot GPD beats random init in ${wins('gpd_zero_shot', 'random_init')}/${seeds.length}.`, '');
     }
   }
   return lines;
