@@ -130,6 +130,8 @@ interface RunRecord {
   /** The run's value encoding and shrinking, so the record describes itself once its run folder is gone. */
   encoding?: GpdConfig['data']['baseline'];
   shrink?: boolean;
+  /** finetune.prescale of the run (absent in records written before the option existed, when it was off). */
+  prescale?: boolean;
   /** bank.encodingFitDays of the run (absent: the encoding was fitted on the sources' whole training part). */
   encodingFitDays?: number;
 }
@@ -148,13 +150,14 @@ const VARIANTS: Record<string, string[]> = {
 /**
  * Variants that change every model-based method, so they score all methods, on every target: the
  * value encoding every forecaster sees (data/baseline.ts; the main runs use the default seasonal-ar)
- * the shrinking of fine-tuned corrections (transfer/shrink.ts), and source models trained under the
+ * the shrinking of fine-tuned corrections and the prescaling of their inits (transfer/shrink.ts), and source models trained under the
  * target's regime (encoding fitted on sliding 3-day blocks = K, data/fit-blocks.ts; variants run at K = 3).
  */
 const FULL_VARIANTS: Record<string, string[]> = {
   'baseline:none': ['data.baseline=none'],
   'baseline:seasonal': ['data.baseline=seasonal'],
   'finetune:no-shrink': ['finetune.shrink=false'],
+  'finetune:no-prescale': ['finetune.prescale=false'],
   'bank:fit-3-days': ['bank.encodingFitDays=3'],
 };
 /** Variant names older result folders hold (shrinking was off by default before 2026-12-02). */
@@ -168,7 +171,8 @@ function runKey(r: Pick<RunRecord, 'target' | 'sourceSet' | 'seed' | 'k' | 'vari
 /** "seasonal-ar, shrink on": from the record, or for records written before it carried them, from the run folder's config.json. */
 function describeRun(r: RunRecord): string {
   const fit = r.encodingFitDays !== undefined ? `, sources fitted on ${r.encodingFitDays}-day blocks` : '';
-  if (r.encoding !== undefined && r.shrink !== undefined) return `${r.encoding}, shrink ${r.shrink ? 'on' : 'off'}${fit}`;
+  const pre = r.prescale !== undefined ? `, prescale ${r.prescale ? 'on' : 'off'}` : '';
+  if (r.encoding !== undefined && r.shrink !== undefined) return `${r.encoding}, shrink ${r.shrink ? 'on' : 'off'}${pre}${fit}`;
   const file = join(outDir, 'runs', runKey(r), 'config.json');
   if (!existsSync(file)) return r.variant;
   const c = (JSON.parse(readFileSync(file, 'utf8')) as { config: { data: { baseline?: string }; finetune: { shrink?: boolean } } }).config;
@@ -208,7 +212,7 @@ async function runOne(s: Setting, seed: number, k: number, variant: string, extr
   });
   renderer.done();
   if (!existsSync(done)) throw new Error(`${key}: no results.json after the run`);
-  return { target: s.target, sourceSet: s.sourceSet, sources: s.sources.map((p) => basename(p).replace('.city.json', '')), seed, k, variant, methods: result.methods, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000, encoding: config.data.baseline, shrink: config.finetune.shrink, ...(config.bank.encodingFitDays !== undefined ? { encodingFitDays: config.bank.encodingFitDays } : {}) };
+  return { target: s.target, sourceSet: s.sourceSet, sources: s.sources.map((p) => basename(p).replace('.city.json', '')), seed, k, variant, methods: result.methods, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000, encoding: config.data.baseline, shrink: config.finetune.shrink, prescale: config.finetune.prescale, ...(config.bank.encodingFitDays !== undefined ? { encodingFitDays: config.bank.encodingFitDays } : {}) };
 }
 
 function meanStd(xs: number[]): { mean: number; std: number } {

@@ -132,6 +132,15 @@ export const FinetuneConfig = z
      * shenzhen, 0.787 -> 0.615 on montevideo, 5.104 -> 5.113 on nyc; target-only within 0.04.
      */
     shrink: z.boolean().default(true),
+    /**
+     * Before fine-tuning, scale the init's correction by its least-squares factor on the few-shot
+     * TRAINING windows, clamped to [0, 1] (transfer/shrink.ts, prescaleToTraining); every fine-tuned
+     * method alike. Transferred corrections are several times too large on a new city (the factor was
+     * ~0.3 for generated models on la-loop, ~0.05 on montevideo-bus), and the fine-tuning budget does not
+     * undo that. Measured (seed 1, 24 regions): GPD 3.093 -> 3.052 on la-loop, 0.615 -> 0.600 on
+     * montevideo-bus; target-only 3.075 -> 3.081 and 0.601 -> 0.602.
+     */
+    prescale: z.boolean().default(true),
   })
   .strict();
 

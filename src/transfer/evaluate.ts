@@ -14,7 +14,7 @@ import { historicalAveragePredict, lastValuePredict } from './baselines.js';
 import { predictWindows } from './predict.js';
 import { MethodScores } from './scores.js';
 import { targetRegion, type TargetPrep } from './target.js';
-import { shrinkToBaseline } from './shrink.js';
+import { shrinkToBaseline, prescaleToTraining } from './shrink.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
@@ -55,6 +55,8 @@ export interface EvaluateOptions {
   finetune: TrainConfig;
   /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
   shrink?: boolean;
+  /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */
+  prescale?: boolean;
   seed: number;
   dir: string;
   /** Methods to score (default: all). */
@@ -79,7 +81,8 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const { dataset, test } = t;
   const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
   const tune = async (init: Float32Array, label: string) => {
-    const fit = await fitForecaster(model, [dataset], init, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
+    const start = o.prescale ? prescaleToTraining(model, init, dataset).params : init;
+    const fit = await fitForecaster(model, [dataset], start, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
     return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);

@@ -292,7 +292,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   };
   // Every other finetune config field is a training setting; passing the rest whole means a new one
   // cannot be forgotten here (minStepsPerEpoch nearly was).
-  const { shrink, ...finetune } = cfg.finetune satisfies TrainConfig & { shrink: boolean };
+  const { shrink, prescale, ...finetune } = cfg.finetune satisfies TrainConfig & { shrink: boolean; prescale: boolean };
   const { scores, predictions } = await evaluateTarget({
     model,
     prep,
@@ -300,6 +300,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     inits: { shared, bankMean: meanVector(bank.vectors), nearest, generated: (r) => generatedOf.get(r)! },
     finetune,
     shrink,
+    prescale,
     seed: cfg.seed,
     dir: join(runDir, 'eval'),
     ...(o.methods ? { methods: o.methods } : {}),

@@ -12,7 +12,8 @@
  * than the unscaled one for every transfer method on la-loop and nyc-bike-grid, and scale 0 (the
  * baseline alone) was best on shenzhen and montevideo (experiments, docs/experiments.md). The
  * corrections carried over from other cities point the right way but are too large, or do not apply.
- * It is applied to every fine-tuned method alike, target-only included.
+ * It is applied to every fine-tuned method alike, target-only included. prescaleToTraining is the same
+ * scaling before fine-tuning, on the training windows (finetune.prescale).
  */
 import { tf } from '../runtime/backend.js';
 import type { Forecaster } from '../models/types.js';
@@ -37,21 +38,41 @@ export function leastSquaresScale(z: ArrayLike<number>, y: ArrayLike<number>, ma
   return Math.min(1, Math.max(0, zy / zz));
 }
 
-/** `params` with its output layer scaled by the validation least-squares factor. */
-export function shrinkToBaseline(model: Forecaster, params: Float32Array, dataset: RegionDataset): ShrinkResult {
-  if (dataset.val.count === 0) return { params, scale: 1 };
+/** `params` with its output layer scaled by the least-squares factor over one part of the few-shot windows. */
+function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): ShrinkResult {
+  const w = dataset[part];
+  if (w.count === 0) return { params, scale: 1 };
   const p = tf.tensor1d(params);
   const adj = tf.tensor2d(dataset.adjacency, [dataset.n, dataset.n]);
   let z: Float32Array;
   try {
-    z = predictCentreNormalized(model, p, dataset.val, adj);
+    z = predictCentreNormalized(model, p, w, adj);
   } finally {
     p.dispose();
     adj.dispose();
   }
-  const scale = leastSquaresScale(z, dataset.val.y, dataset.val.yMask);
+  const scale = leastSquaresScale(z, w.y, w.yMask);
   if (scale === 1) return { params, scale };
   const out = params.slice();
   model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scale));
   return { params: out, scale };
+}
+
+/** After fine-tuning: `params` with its output layer scaled by the VALIDATION least-squares factor. */
+export function shrinkToBaseline(model: Forecaster, params: Float32Array, dataset: RegionDataset): ShrinkResult {
+  return scaleToPart(model, params, dataset, 'val');
+}
+
+/**
+ * Before fine-tuning (finetune.prescale): the init with its output layer scaled by the least-squares
+ * factor on the few-shot TRAINING windows, the data fine-tuning itself fits (so validation stays
+ * untouched for early stopping and the shrink after). A closed-form first step of fine-tuning: a
+ * correction carried over from other cities that points the right way but is too large (generated
+ * models on la-loop: factor ~0.3) starts at the size the target supports, and one that does not apply
+ * (montevideo-bus: ~0.05) starts near the baseline; gradient steps from an oversized init did not
+ * undo it within the budget. A scale of 0 zeroes the output layer; training then grows it back from
+ * the output layer's gradient, which does not vanish.
+ */
+export function prescaleToTraining(model: Forecaster, params: Float32Array, dataset: RegionDataset): ShrinkResult {
+  return scaleToPart(model, params, dataset, 'train');
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/runtime/backend.js';
-import { leastSquaresScale, shrinkToBaseline } from '../../src/transfer/shrink.js';
+import { leastSquaresScale, shrinkToBaseline, prescaleToTraining } from '../../src/transfer/shrink.js';
 import { createForecaster, predictCentreNormalized, prepareCity, regionDataset } from '../../src/bank/train-region.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
@@ -42,4 +42,24 @@ test('shrinkToBaseline scales the output layer, so every forecast is the factor 
     const e = model.layout.entry(model.outputLayer);
     for (let i = 0; i < params.length; i++) if (i < e.offset || i >= e.offset + e.size) assert.equal(shrunk[i], params[i]);
   }
+});
+
+test('prescaleToTraining fits its factor on the training windows, not the validation ones', async () => {
+  const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
+  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  const model = createForecaster('stgcn');
+  const params = model.layout.init(new Rng(4).fork('prescale'));
+  model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
+  const p = tf.tensor1d(params);
+  const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
+  const zTrain = predictCentreNormalized(model, p, ds.train, adj);
+  const zVal = predictCentreNormalized(model, p, ds.val, adj);
+  tf.dispose([p, adj]);
+  const onTrain = leastSquaresScale(zTrain, ds.train.y, ds.train.yMask);
+  const onVal = leastSquaresScale(zVal, ds.val.y, ds.val.yMask);
+  const pre = prescaleToTraining(model, params, ds);
+  assert.ok(Math.abs(pre.scale - onTrain) < 1e-12, `prescale ${pre.scale} vs training factor ${onTrain}`);
+  assert.ok(Math.abs(onTrain - onVal) > 1e-6, 'the two parts give the same factor here, so this test could not tell them apart');
+  assert.ok(pre.scale < 1);
+  assert.equal(shrinkToBaseline(model, params, ds).scale, onVal);
 });
