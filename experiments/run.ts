@@ -151,7 +151,8 @@ const VARIANTS: Record<string, string[]> = {
  * Variants that change every model-based method, so they score all methods, on every target: the
  * value encoding every forecaster sees (data/baseline.ts; the main runs use the default seasonal-ar)
  * the shrinking of fine-tuned corrections and the prescaling of their inits (transfer/shrink.ts),
- * and source models trained under the target's regime (encoding fitted on sliding 3-day blocks = K, data/fit-blocks.ts; variants run at K = 3).
+ * and source models trained under the target's regime (encoding fitted on sliding 3-day blocks = K,
+ * data/fit-blocks.ts; variants run at K = 3).
  */
 const FULL_VARIANTS: Record<string, string[]> = {
   'baseline:none': ['data.baseline=none'],
