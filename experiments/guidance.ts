@@ -1,7 +1,7 @@
 /**
  * Zero-shot error of a finished run's generator at other classifier-free guidance scales, without
  * retraining anything: the generator, prompts and shared model are copied into a sibling run folder per
- * scale (`<run>-guidance-<g>`), and only the no-training methods are scored there.
+ * scale (`<run>-guidance-<g>`), and only the methods without gradient steps (zero-shot, untrained and calibrated) are scored there.
  *
  *   node --import tsx experiments/guidance.ts results/2026-12-02/runs/la-loop__family__k3__s1__main 0 1 3
  */
@@ -29,7 +29,7 @@ for (const g of scales.map(Number)) {
     for (const f of ['generator', 'prompts', 'shared.safetensors']) if (existsSync(join(src, f))) cpSync(join(src, f), join(dir, f), { recursive: true });
   }
   const config: GpdConfig = { ...saved.config, sampling: { ...saved.config.sampling, guidance: g } };
-  const r = await runTransfer({ config, runDir: dir, methods: ['gpd_zero_shot', 'random_init', 'bank_mean_zero_shot'] });
+  const r = await runTransfer({ config, runDir: dir, methods: ['gpd_zero_shot', 'random_init', 'bank_mean_zero_shot', 'gpd_calibrated', 'random_init_calibrated'] });
   const f = (m: Method) => r.methods[m]!.mae.toFixed(3);
-  console.log(`guidance ${g}: gpd-zero-shot ${f('gpd_zero_shot')} random-init ${f('random_init')} bank-mean-zero-shot ${f('bank_mean_zero_shot')}`);
+  console.log(`guidance ${g}: gpd-zero-shot ${f('gpd_zero_shot')} random-init ${f('random_init')} bank-mean-zero-shot ${f('bank_mean_zero_shot')} gpd-calibrated ${f('gpd_calibrated')} random-init-calibrated ${f('random_init_calibrated')}`);
 }

@@ -297,7 +297,7 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
     };
     const label = (m: Method) => METHOD_LABELS[m].split(' (')[0]!.toLowerCase();
     const parts = (['ha', 'last', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs('gpd', m, label(m)));
-    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}; ${vs('gpd_zero_shot', 'seasonal_baseline', 'the seasonal baseline alone')}.`);
+    lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}; ${vs('gpd_zero_shot', 'seasonal_baseline', 'the seasonal baseline alone')}. Calibrated by one scale on the K days, generated ${vs('gpd_calibrated', 'random_init_calibrated', 'random init calibrated the same way')}; ${vs('gpd_calibrated', 'random_init', 'random init')}.`);
   }
   return [...lines, ''];
 }

@@ -19,9 +19,33 @@ import { shrinkToBaseline, prescaleToTraining } from './shrink.js';
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
  * network (only when data.baseline is not `none`), methods 3-8, then two untrained references: random
- * init and the bank mean.
+ * init and the bank mean, and last the generated and the random-init model each calibrated by one
+ * scalar on the K days (no gradient step).
+ *
+ * Why the calibrated pair: with a seasonal baseline a random-init network outputs almost nothing, so
+ * "random init" is the baseline itself, and a generated correction that points the right way but is
+ * too large (the source cities' residuals are not the target's; transfer/shrink.ts) loses to it. Giving
+ * both the same closed-form scale (prescaleToTraining: the output layer times the least-squares factor
+ * on the few-shot training windows, clamped to [0, 1]) asks the question the zero-shot comparison is
+ * for, whether the generated correction carries information a random one does not, without letting
+ * either be trained. They are not zero-shot in the strict sense (one number per region is fitted on
+ * target data) and are reported as their own rows, never as gpd_zero_shot.
  */
-export const METHODS = ['ha', 'last', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'bank_mean_zero_shot'] as const;
+export const METHODS = [
+  'ha',
+  'last',
+  'seasonal_baseline',
+  'target_only',
+  'source_transfer',
+  'bank_mean',
+  'nearest_prompt',
+  'gpd_zero_shot',
+  'gpd',
+  'random_init',
+  'bank_mean_zero_shot',
+  'gpd_calibrated',
+  'random_init_calibrated',
+] as const;
 export type Method = (typeof METHODS)[number];
 
 export const METHOD_LABELS: Record<Method, string> = {
@@ -36,6 +60,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   gpd: 'GPD (generated, fine-tuned)',
   random_init: 'Random init (no training)',
   bank_mean_zero_shot: 'Bank mean (no training)',
+  gpd_calibrated: 'GPD calibrated (generated, one scale fitted on the K days)',
+  random_init_calibrated: 'Random init calibrated (one scale fitted on the K days)',
 };
 
 /** Initial vectors per region for the model-based methods. */
@@ -105,6 +131,8 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
     gpd: async () => run(await tune(o.inits.generated(region), 'gpd')),
     random_init: () => run(randomInit),
     bank_mean_zero_shot: () => run(o.inits.bankMean),
+    gpd_calibrated: () => run(prescaleToTraining(model, o.inits.generated(region), dataset).params),
+    random_init_calibrated: () => run(prescaleToTraining(model, randomInit, dataset).params),
   };
   const out: Partial<Record<Method, Float32Array>> = {};
   for (const m of methods) out[m] = await compute[m]();
@@ -125,17 +153,22 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   for (const region of o.regions) {
     throwIfAborted(o.signal, 'evaluation');
     const file = regionFile(o.dir, region);
-    let preds: Partial<Record<Method, Float32Array>> | null = null;
-    if (existsSync(file)) {
-      const { tensors } = readSafetensors(file);
-      // A file from a run with other methods is recomputed rather than half-used.
-      if (methods.every((m) => tensors[m])) preds = Object.fromEntries(methods.map((m) => [m, tensors[m]!.data as Float32Array]));
-    }
-    if (!preds) {
-      preds = await evaluateRegion(o, region, methods);
+    // Methods already in the region's file are kept and only the missing ones run: the run folder's
+    // configuration is checked against config.json (pipeline.ts), and every method draws from its
+    // own labelled random stream, so a method computed alone equals the same method computed with
+    // all others (test/transfer/evaluate.test.ts).
+    const saved: Record<string, SafeTensor> = existsSync(file) ? readSafetensors(file).tensors : {};
+    const missing = methods.filter((m) => !saved[m]);
+    const preds: Partial<Record<Method, Float32Array>> = {};
+    for (const m of methods) if (saved[m]) preds[m] = saved[m]!.data as Float32Array;
+    if (missing.length > 0) {
+      const fresh = await evaluateRegion(o, region, missing);
       throwIfAborted(o.signal, 'evaluation');
-      const tensors: Record<string, SafeTensor> = {};
-      for (const m of methods) tensors[m] = { dtype: 'F32', shape: [preds[m]!.length], data: preds[m]! };
+      const tensors: Record<string, SafeTensor> = { ...saved };
+      for (const m of missing) {
+        preds[m] = fresh[m]!;
+        tensors[m] = { dtype: 'F32', shape: [fresh[m]!.length], data: fresh[m]! };
+      }
       writeSafetensors(file, tensors, { region: String(region), city: o.prep.city.id });
     }
     const test = targetRegion(o.prep, region).test;
