@@ -377,11 +377,17 @@ function fullVariants(records: RunRecord[]): string[] {
   return lines;
 }
 
+/** The rows an ablation scores: only the generator changes, so only GPD's own rows can. */
+const ABLATION_METHODS: readonly Method[] = ['gpd_zero_shot', 'gpd', 'gpd_calibrated'];
+
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const recordFile = join(outDir, 'runs.json');
   let records: RunRecord[] = mergeRecords(recordFile, []);
-  const have = (s: Setting, seed: number, k: number, v: string) => records.some((r) => recordKey(r) === recordKey({ ...s, seed, k, variant: v }));
+  // A run counts as done when its record holds every method it scores, so rows added to METHODS
+  // later are filled in by rerunning the same command (evaluation computes only the missing ones).
+  const have = (s: Setting, seed: number, k: number, v: string, methods?: readonly Method[]) =>
+    records.some((r) => recordKey(r) === recordKey({ ...s, seed, k, variant: v }) && (methods ?? METHODS.filter((m) => m !== 'seasonal_baseline' || r.encoding !== 'none')).every((m) => r.methods[m]));
   const add = (r: RunRecord) => {
     records = mergeRecords(recordFile, [...records, r]);
     writeJsonAtomic(recordFile, records);
@@ -409,8 +415,8 @@ async function main(): Promise<void> {
   if (!args['no-ablations']) {
     for (const s of all.filter((x) => x.sourceSet !== 'all' && (!ablationTargets || ablationTargets.includes(x.target)))) {
       for (const [variant, extra] of Object.entries(VARIANTS)) {
-        if (have(s, seeds[0]!, 3, variant)) continue;
-        add(await runOne(s, seeds[0]!, 3, variant, extra, ['gpd_zero_shot', 'gpd']));
+        if (have(s, seeds[0]!, 3, variant, ABLATION_METHODS)) continue;
+        add(await runOne(s, seeds[0]!, 3, variant, extra, ABLATION_METHODS));
       }
     }
   }
