@@ -335,7 +335,7 @@ function ablations(records: RunRecord[]): string[] {
   // The lowest-seed run of that target and variant in the family setting.
   const pick = (t: string, v: string) => records.filter((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v).sort((a, b) => a.seed - b.seed)[0];
   const lines = [
-    `## Ablations (one seed, ${SOURCES_LABEL}, K = 3): GPD zero-shot / fine-tuned MAE`,
+    `## Ablations (one seed, ${SOURCES_LABEL}, K = 3): GPD zero-shot / calibrated / fine-tuned MAE`,
     '',
     'The reference row is the main setting (pre-bias conditioning, spatial + temporal prompts, DDIM-50); each other row changes one thing.',
     '',
@@ -345,7 +345,9 @@ function ablations(records: RunRecord[]): string[] {
   for (const v of ['main', ...Object.keys(VARIANTS)]) {
     const cells = targets.map((t) => {
       const r = pick(t, v);
-      return r ? `${r.methods.gpd_zero_shot!.mae.toFixed(3)} / ${r.methods.gpd!.mae.toFixed(3)}` : '–';
+      // Records from before the calibrated row show '–' in its place.
+      const f = (m: Method) => (r?.methods[m] ? r.methods[m]!.mae.toFixed(3) : '–');
+      return r ? `${f('gpd_zero_shot')} / ${f('gpd_calibrated')} / ${f('gpd')}` : '–';
     });
     lines.push(`| ${v === 'main' ? 'main (cond:pre-bias)' : v} | ${cells.join(' | ')} |`);
   }
