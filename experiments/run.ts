@@ -302,6 +302,63 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
   return [...lines, ''];
 }
 
+/** The methods the across-settings table shows: the bar's comparisons and GPD's own rows. */
+const SETTING_METHODS: readonly Method[] = ['ha', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'gpd_calibrated', 'random_init_calibrated'];
+
+/**
+ * Main-variant runs of every source set and K side by side, one row per (target, source set, K):
+ * whether the picture of the K = 3 family table holds with more sources or fewer or more days. Each
+ * row is a mean over the seeds that setting was run at (often only seed 1), so rows with different
+ * seed counts are not paired and differences of a few thousandths are within noise.
+ */
+function acrossSettings(records: RunRecord[]): string[] {
+  const mains = records.filter((r) => r.variant === 'main');
+  const keys = [...new Set(mains.map((r) => `${r.target}|${r.sourceSet}|${r.k}`))];
+  // Only worth a table when some target has more than its K = 3 family setting.
+  if (keys.length <= new Set(mains.map((r) => r.target)).size) return [];
+  keys.sort((a, b) => {
+    const [ta, sa, ka] = a.split('|') as [string, string, string];
+    const [tb, sb, kb] = b.split('|') as [string, string, string];
+    return ta.localeCompare(tb) || (sa === 'all' ? 1 : 0) - (sb === 'all' ? 1 : 0) || Number(ka) - Number(kb);
+  });
+  const short = (m: Method) => METHOD_LABELS[m].split(' (')[0]!;
+  const lines = [
+    '## Across settings: MAE per target, source set and K (main variant, mean over the seeds run)',
+    '',
+    'Bold: the lower of fine-tuned GPD and target-only, and of zero-shot GPD and random init.',
+    '',
+    `| target | sources | K | seeds | ${SETTING_METHODS.map(short).join(' | ')} |`,
+    `|---|---|---|---|${SETTING_METHODS.map(() => '---').join('|')}|`,
+  ];
+  // Rows as (target, source set, K, the seeds of its runs); the family K = 3 setting is repeated over
+  // the seeds of each other setting of its target, so every row has a row it is paired with.
+  const rows: { t: string; set: string; k: string; rs: RunRecord[] }[] = [];
+  for (const key of keys) {
+    const [t, set, k] = key.split('|') as [string, string, string];
+    const rs = mains.filter((r) => r.target === t && r.sourceSet === set && r.k === Number(k));
+    rows.push({ t, set, k, rs });
+    if (set === 'all' || k !== '3') continue;
+    const seedSets = new Set(mains.filter((r) => r.target === t && (r.sourceSet === 'all' || r.k !== 3)).map((r) => r.seed));
+    const subset = rs.filter((r) => seedSets.has(r.seed));
+    if (subset.length > 0 && subset.length < rs.length) rows.push({ t, set, k, rs: subset });
+  }
+  for (const { t, set, k, rs } of rows) {
+    const agg = aggregate(rs);
+    const bold = (m: Method, rival: Method) => agg[m] !== undefined && agg[rival] !== undefined && agg[m]!.mae < agg[rival]!.mae;
+    const pairs: Partial<Record<Method, Method>> = { gpd: 'target_only', target_only: 'gpd', gpd_zero_shot: 'random_init', random_init: 'gpd_zero_shot' };
+    const cell = (m: Method) => {
+      const a = agg[m];
+      if (!a) return '–';
+      const v = a.mae.toFixed(3);
+      const rival = pairs[m];
+      return rival && bold(m, rival) ? `**${v}**` : v;
+    };
+    const seedsRun = rs.map((r) => r.seed).sort((a, b) => a - b).join(',');
+    lines.push(`| ${t} | ${set === 'all' ? 'all others' : set} (${rs[0]!.sources.join(', ')}) | ${k} | ${seedsRun} | ${SETTING_METHODS.map(cell).join(' | ')} |`);
+  }
+  return [...lines, ''];
+}
+
 /**
  * Variants scoring every method that were run at more than one seed: mean ± std over those seeds
  * beside the main runs of the same seeds, and how often fine-tuned GPD beat target-only and HA.
@@ -464,7 +521,7 @@ async function main(): Promise<void> {
     detail.push(table(`${target} ← ${rs[0]!.sources.join(', ')} (${sourceSet}, K = ${k}, ${rs[0]!.regions} regions, ${rs.length} seed(s))`, agg), '');
     if (Number(k) === 3 && (sourceSet === 'family' || sourceSet === 'given')) main[target] = agg;
   }
-  md.push(...summary(main), ...verdicts(main, records), '## Per-horizon tables', '', ...detail, ...fullVariants(records), ...variantsOverSeeds(records), ...ablations(records));
+  md.push(...summary(main), ...verdicts(main, records), ...acrossSettings(records), '## Per-horizon tables', '', ...detail, ...fullVariants(records), ...variantsOverSeeds(records), ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
   const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};
