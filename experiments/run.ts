@@ -282,6 +282,9 @@ function summary(main: Record<string, Agg>): string[] {
   return [...lines, ''];
 }
 
+/** A method's label without its parenthesis: "GPD zero-shot", "Target-only". */
+const shortLabel = (m: Method) => METHOD_LABELS[m].split(' (')[0]!;
+
 /** Where GPD does and does not win, stated per target from the numbers above (no hand-written claims). */
 function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
   const lines = [`## Where GPD wins and where it does not (mean MAE, ${SOURCES_LABEL}, K = 3; in how many seeds)`, ''];
@@ -295,7 +298,7 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
       const wins = runs.filter((r) => r.methods[a] && r.methods[b] && r.methods[a]!.mae < r.methods[b]!.mae).length;
       return `${x < y ? 'beats' : 'does NOT beat'} ${name} (${x.toFixed(3)} vs ${y.toFixed(3)}, lower in ${wins}/${runs.length} seeds)`;
     };
-    const label = (m: Method) => METHOD_LABELS[m].split(' (')[0]!.toLowerCase();
+    const label = (m: Method) => shortLabel(m).toLowerCase();
     const parts = (['ha', 'last', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt'] as const).map((m) => vs('gpd', m, label(m)));
     lines.push(`- **${t}**: fine-tuned GPD ${parts.join('; ')}. Zero-shot GPD ${vs('gpd_zero_shot', 'random_init', 'random init')}; ${vs('gpd_zero_shot', 'bank_mean_zero_shot', 'the untrained bank mean')}; ${vs('gpd_zero_shot', 'seasonal_baseline', 'the seasonal baseline alone')}. Calibrated by one scale on the K days, generated ${vs('gpd_calibrated', 'random_init_calibrated', 'random init calibrated the same way')}; ${vs('gpd_calibrated', 'random_init', 'random init')}.`);
   }
@@ -304,57 +307,55 @@ function verdicts(main: Record<string, Agg>, records: RunRecord[]): string[] {
 
 /** The methods the across-settings table shows: the bar's comparisons and GPD's own rows. */
 const SETTING_METHODS: readonly Method[] = ['ha', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'gpd_calibrated', 'random_init_calibrated'];
+/** The comparisons the issue's bars make; a cell is bold when it is lower than its rival's. */
+const SETTING_RIVALS: Partial<Record<Method, Method>> = { gpd: 'target_only', target_only: 'gpd', gpd_zero_shot: 'random_init', random_init: 'gpd_zero_shot' };
 
 /**
  * Main-variant runs of every source set and K side by side, one row per (target, source set, K):
  * whether the picture of the K = 3 family table holds with more sources or fewer or more days. Each
- * row is a mean over the seeds that setting was run at (often only seed 1), so rows with different
- * seed counts are not paired and differences of a few thousandths are within noise.
+ * row is a mean over the seeds that setting was run at (often only seed 1); the family K = 3 row is
+ * repeated over the seeds of its target's other settings, so every row has one on the same seeds.
  */
 function acrossSettings(records: RunRecord[]): string[] {
   const mains = records.filter((r) => r.variant === 'main');
-  const keys = [...new Set(mains.map((r) => `${r.target}|${r.sourceSet}|${r.k}`))];
+  const bySetting = new Map<string, RunRecord[]>();
+  for (const r of mains) {
+    const key = `${r.target}|${r.sourceSet}|${r.k}`;
+    bySetting.set(key, [...(bySetting.get(key) ?? []), r]);
+  }
   // Only worth a table when some target has more than its K = 3 family setting.
-  if (keys.length <= new Set(mains.map((r) => r.target)).size) return [];
-  keys.sort((a, b) => {
-    const [ta, sa, ka] = a.split('|') as [string, string, string];
-    const [tb, sb, kb] = b.split('|') as [string, string, string];
-    return ta.localeCompare(tb) || (sa === 'all' ? 1 : 0) - (sb === 'all' ? 1 : 0) || Number(ka) - Number(kb);
-  });
-  const short = (m: Method) => METHOD_LABELS[m].split(' (')[0]!;
+  if (bySetting.size <= new Set(mains.map((r) => r.target)).size) return [];
+  const settingsInOrder = [...bySetting.values()].sort(
+    (a, b) => a[0]!.target.localeCompare(b[0]!.target) || Number(a[0]!.sourceSet === 'all') - Number(b[0]!.sourceSet === 'all') || a[0]!.k - b[0]!.k,
+  );
+  const rows: RunRecord[][] = [];
+  for (const rs of settingsInOrder) {
+    rows.push(rs);
+    const { target, sourceSet, k } = rs[0]!;
+    if (sourceSet === 'all' || k !== 3) continue;
+    const otherSeeds = new Set(mains.filter((r) => r.target === target && (r.sourceSet === 'all' || r.k !== 3)).map((r) => r.seed));
+    const paired = rs.filter((r) => otherSeeds.has(r.seed));
+    if (paired.length > 0 && paired.length < rs.length) rows.push(paired);
+  }
   const lines = [
     '## Across settings: MAE per target, source set and K (main variant, mean over the seeds run)',
     '',
     'Bold: the lower of fine-tuned GPD and target-only, and of zero-shot GPD and random init.',
     '',
-    `| target | sources | K | seeds | ${SETTING_METHODS.map(short).join(' | ')} |`,
+    `| target | sources | K | seeds | ${SETTING_METHODS.map(shortLabel).join(' | ')} |`,
     `|---|---|---|---|${SETTING_METHODS.map(() => '---').join('|')}|`,
   ];
-  // Rows as (target, source set, K, the seeds of its runs); the family K = 3 setting is repeated over
-  // the seeds of each other setting of its target, so every row has a row it is paired with.
-  const rows: { t: string; set: string; k: string; rs: RunRecord[] }[] = [];
-  for (const key of keys) {
-    const [t, set, k] = key.split('|') as [string, string, string];
-    const rs = mains.filter((r) => r.target === t && r.sourceSet === set && r.k === Number(k));
-    rows.push({ t, set, k, rs });
-    if (set === 'all' || k !== '3') continue;
-    const seedSets = new Set(mains.filter((r) => r.target === t && (r.sourceSet === 'all' || r.k !== 3)).map((r) => r.seed));
-    const subset = rs.filter((r) => seedSets.has(r.seed));
-    if (subset.length > 0 && subset.length < rs.length) rows.push({ t, set, k, rs: subset });
-  }
-  for (const { t, set, k, rs } of rows) {
+  for (const rs of rows) {
+    const { target, sourceSet, k, sources } = rs[0]!;
     const agg = aggregate(rs);
-    const bold = (m: Method, rival: Method) => agg[m] !== undefined && agg[rival] !== undefined && agg[m]!.mae < agg[rival]!.mae;
-    const pairs: Partial<Record<Method, Method>> = { gpd: 'target_only', target_only: 'gpd', gpd_zero_shot: 'random_init', random_init: 'gpd_zero_shot' };
     const cell = (m: Method) => {
       const a = agg[m];
       if (!a) return '–';
-      const v = a.mae.toFixed(3);
-      const rival = pairs[m];
-      return rival && bold(m, rival) ? `**${v}**` : v;
+      const rival = agg[SETTING_RIVALS[m]!];
+      return rival && a.mae < rival.mae ? `**${a.mae.toFixed(3)}**` : a.mae.toFixed(3);
     };
     const seedsRun = rs.map((r) => r.seed).sort((a, b) => a - b).join(',');
-    lines.push(`| ${t} | ${set === 'all' ? 'all others' : set} (${rs[0]!.sources.join(', ')}) | ${k} | ${seedsRun} | ${SETTING_METHODS.map(cell).join(' | ')} |`);
+    lines.push(`| ${target} | ${sourceSet === 'all' ? 'all others' : sourceSet} (${sources.join(', ')}) | ${k} | ${seedsRun} | ${SETTING_METHODS.map(cell).join(' | ')} |`);
   }
   return [...lines, ''];
 }
