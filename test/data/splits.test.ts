@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sourceSplit, targetSplit, windowCount } from '../../src/data/splits.js';
 import { DataError } from '../../src/data/city.js';
+import { windowStarts } from '../../src/data/windows.js';
 import { tinyCity } from './tiny-city.js';
 
 test('source split: first floor(0.8T) steps train, the rest validate', () => {
@@ -41,11 +42,24 @@ test('target split: test = last 30%, few-shot = K whole days before it, its last
   assert.deepEqual(targetSplit(la, 1).fewShot, { start: 1123, end: 1411 });
 });
 
+test('target split: validation holds at least one window of targets (6 steps) when 20% of K days is less', () => {
+  // Hourly, K = 1: 20% of 24 steps leaves 5, which would hold no target window, so the last 6 validate.
+  const hourly = tinyCity({ T: 240, N: 1, intervalMinutes: 60 });
+  const s1 = targetSplit(hourly, 1);
+  assert.deepEqual(s1.fewShot, { start: 144, end: 168 });
+  assert.deepEqual(s1.fewShotTrain, { start: 144, end: 162 });
+  assert.deepEqual(s1.fewShotVal, { start: 162, end: 168 });
+  assert.equal(windowCount(s1.fewShotTrain), 1);
+  assert.equal(windowStarts(s1.fewShotVal, { historyStart: s1.fewShot.start }).length, 1);
+  // K = 3 at 1 h keeps the plain 20% (72 - floor(57.6) = 15 steps).
+  assert.deepEqual(targetSplit(hourly, 3).fewShotVal, { start: 153, end: 168 });
+});
+
 test('target split: too many days, too few steps, bad K are DataErrors that say what fits', () => {
   const city = tinyCity({ T: 100, intervalMinutes: 120 });
   assert.throws(() => targetSplit(city, 6), (e: unknown) => e instanceof DataError && /at most 5 day/.test(e.message));
-  // K=1: 12 steps, the training part (9 steps) cannot hold one 18-step window.
-  assert.throws(() => targetSplit(city, 1), (e: unknown) => e instanceof DataError && /\[58, 67\)/.test(e.message));
+  // K=1: 12 steps, the last 6 validate, so the training part (6 steps) cannot hold one 18-step window.
+  assert.throws(() => targetSplit(city, 1), (e: unknown) => e instanceof DataError && /\[58, 64\)/.test(e.message) && /last 6 steps validate/.test(e.message));
   assert.throws(() => targetSplit(city, 0), DataError);
   assert.throws(() => targetSplit(city, 1.5), DataError);
   // la-loop has 7 days: 7 few-shot days cannot precede the test period.
