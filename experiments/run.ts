@@ -321,7 +321,7 @@ const SETTING_VERDICTS: readonly { label: string; method: Method; rival: Method 
 /**
  * Main-variant runs of every source set and K side by side, one row per (target, source set, K):
  * whether the picture of the K = 3 family table holds with more sources or fewer or more days. Each
- * row is a mean over the seeds that setting was run at (often only seed 1); the family K = 3 row is
+ * row is a mean over the seeds that setting was run at (its seeds column); the family K = 3 row is
  * repeated over the seeds of its target's other settings, so every row has one on the same seeds.
  */
 function acrossSettings(records: RunRecord[]): string[] {
