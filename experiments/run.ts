@@ -41,6 +41,7 @@ const USAGE = `npm run experiments -- [options]
   --seeds 1,2,3           seeds (default 1,2,3);  --k 3[,1,7]  few-shot days (default 3)
   --out <dir>             output folder (default results/<today>); results/results.json only when under results/
   --no-ablations          skip the GPD ablations;  --ablation-targets a,b  run them only on these targets
+  --ablation-seeds 1,2    seeds of the ablations (default: the first of --seeds)
   --no-all-sources        skip "all other cities as sources"
   --no-full-variants      skip the variants scoring every method;  --full-variants v1,v2  only these
   --aggregate             only rebuild the tables from <out>/runs.json
@@ -72,6 +73,8 @@ const OPTIONS = {
   'full-variants': { type: 'string' },
   /** Targets that get the ablations (default: every target run). */
   'ablation-targets': { type: 'string' },
+  /** Seeds the ablations run at (default: the first of --seeds, as they score only the GPD rows and cost a diffusion training each). */
+  'ablation-seeds': { type: 'string' },
   /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
   aggregate: { type: 'boolean', default: false },
   set: { type: 'string', multiple: true, default: [] as string[] },
@@ -88,6 +91,7 @@ const SOURCES_LABEL = args.target ? 'the given sources' : 'family sources';
 const outDir = resolve(args.out ?? join(root, 'results', date));
 const seeds = args.seeds!.split(',').map(Number);
 const ks = args.k!.split(',').map(Number);
+const ablationSeeds = args['ablation-seeds'] ? args['ablation-seeds'].split(',').map(Number) : [seeds[0]!];
 
 /** Budget: the full protocol, or a reduced one that fits an afternoon on 2 cores. */
 const BUDGET = args.quick
@@ -395,26 +399,43 @@ function variantsOverSeeds(records: RunRecord[]): string[] {
   return lines;
 }
 
-/** Ablations (seed 1, family sources, K = 3): GPD zero-shot and fine-tuned MAE per variant and target. */
+/**
+ * Ablations (family sources, K = 3): GPD zero-shot / calibrated / fine-tuned MAE per variant and target,
+ * each a mean over the seeds at which that target has the variant AND a main run (so every row of a
+ * column averages the same seeds when all are complete; a cell over fewer seeds says how many).
+ */
 function ablations(records: RunRecord[]): string[] {
-  const targets = [...new Set(records.filter((r) => r.variant in VARIANTS).map((r) => r.target))];
+  const family = records.filter((r) => r.sourceSet !== 'all' && r.k === 3);
+  const targets = [...new Set(family.filter((r) => r.variant in VARIANTS).map((r) => r.target))];
   if (targets.length === 0) return [];
-  // The lowest-seed run of that target and variant in the family setting.
-  const pick = (t: string, v: string) => records.filter((r) => r.target === t && r.sourceSet !== 'all' && r.k === 3 && r.variant === v).sort((a, b) => a.seed - b.seed)[0];
+  const runsOf = (t: string, v: string) => family.filter((r) => r.target === t && r.variant === v);
+  // A column's seeds: those of any of its ablations that also have a main run.
+  const columnSeeds = new Map(targets.map((t) => {
+    const mainSeeds = new Set(runsOf(t, 'main').map((r) => r.seed));
+    const abl = family.filter((r) => r.target === t && r.variant in VARIANTS && mainSeeds.has(r.seed)).map((r) => r.seed);
+    return [t, [...new Set(abl)].sort((a, b) => a - b)];
+  }));
   const lines = [
-    `## Ablations (one seed, ${SOURCES_LABEL}, K = 3): GPD zero-shot / calibrated / fine-tuned MAE`,
+    `## Ablations (${SOURCES_LABEL}, K = 3): GPD zero-shot / calibrated / fine-tuned MAE, mean over seeds`,
     '',
     'The reference row is the main setting (pre-bias conditioning, spatial + temporal prompts, DDIM-50); each other row changes one thing.',
+    `Seeds per column: ${targets.map((t) => `${t} ${columnSeeds.get(t)!.join(', ')}`).join('; ')}.`,
     '',
     `| variant | ${targets.join(' | ')} |`,
     `|---|${targets.map(() => '---').join('|')}|`,
   ];
   for (const v of ['main', ...Object.keys(VARIANTS)]) {
     const cells = targets.map((t) => {
-      const r = pick(t, v);
+      const want = columnSeeds.get(t)!;
+      const rs = runsOf(t, v).filter((r) => want.includes(r.seed));
+      if (rs.length === 0) return '–';
       // Records from before the calibrated row show '–' in its place.
-      const f = (m: Method) => (r?.methods[m] ? r.methods[m]!.mae.toFixed(3) : '–');
-      return r ? `${f('gpd_zero_shot')} / ${f('gpd_calibrated')} / ${f('gpd')}` : '–';
+      const f = (m: Method) => {
+        const xs = rs.filter((r) => r.methods[m]).map((r) => r.methods[m]!.mae);
+        return xs.length === rs.length ? meanStd(xs).mean.toFixed(3) : '–';
+      };
+      const few = rs.length < want.length ? ` (${rs.length} seed${rs.length > 1 ? 's' : ''})` : '';
+      return `${f('gpd_zero_shot')} / ${f('gpd_calibrated')} / ${f('gpd')}${few}`;
     });
     lines.push(`| ${v === 'main' ? 'main (cond:pre-bias)' : v} | ${cells.join(' | ')} |`);
   }
@@ -483,9 +504,11 @@ async function main(): Promise<void> {
   const ablationTargets = args['ablation-targets']?.split(',');
   if (!args['no-ablations']) {
     for (const s of all.filter((x) => x.sourceSet !== 'all' && (!ablationTargets || ablationTargets.includes(x.target)))) {
-      for (const [variant, extra] of Object.entries(VARIANTS)) {
-        if (have(s, seeds[0]!, 3, variant, ABLATION_METHODS)) continue;
-        add(await runOne(s, seeds[0]!, 3, variant, extra, ABLATION_METHODS));
+      for (const seed of ablationSeeds) {
+        for (const [variant, extra] of Object.entries(VARIANTS)) {
+          if (have(s, seed, 3, variant, ABLATION_METHODS)) continue;
+          add(await runOne(s, seed, 3, variant, extra, ABLATION_METHODS));
+        }
       }
     }
   }
