@@ -28,6 +28,8 @@ export interface BankInspectSummary {
   regions: number;
   perCity: { city: string; regions: number; planned: number; valMae: Distribution; haValMae: Distribution; beatsHa: number }[];
   valMae: Distribution;
+  /** Regions without a finite validation MAE (no observed validation target). */
+  unvalidated: number;
   valRmse: Distribution;
   haValMae: Distribution;
   /** Share of regions with val MAE < historical-average val MAE. */
@@ -41,17 +43,28 @@ export interface BankInspectSummary {
   trainMsPerRegion: Distribution;
 }
 
-export function distribution(values: number[]): Distribution {
-  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+/** Over the finite values only: a region without validation targets has NaN metrics, stored as null in index.json. */
+export function distribution(values: (number | null)[]): Distribution {
+  const v = values.filter((x): x is number => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return { min: NaN, median: NaN, mean: NaN, max: NaN };
   const mid = v.length >> 1;
   const median = v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
   return { min: v[0]!, median, mean: v.reduce((a, b) => a + b, 0) / v.length, max: v[v.length - 1]! };
 }
 
-function share(entries: { val: { mae: number }; haVal: { mae: number } }[]): number {
+/**
+ * Share of regions whose validation MAE is below the historical average's. A region without a finite
+ * validation MAE (no observed validation target; index.json stores the NaN as null, and null < x is
+ * true in JavaScript) counts as not beating it: nothing shows that it does.
+ */
+export function shareBeatingHa(entries: { val: { mae: number | null }; haVal: { mae: number | null } }[]): number {
   if (entries.length === 0) return NaN;
-  return entries.filter((e) => e.val.mae < e.haVal.mae).length / entries.length;
+  return entries.filter((e) => Number.isFinite(e.val.mae) && Number.isFinite(e.haVal.mae) && e.val.mae! < e.haVal.mae!).length / entries.length;
+}
+
+/** Regions without a finite validation MAE. */
+function withoutValidation(entries: { val: { mae: number | null } }[]): number {
+  return entries.filter((e) => !Number.isFinite(e.val.mae)).length;
 }
 
 export function inspectBank(dir: string): BankInspectSummary {
@@ -110,12 +123,13 @@ export function inspectBank(dir: string): BankInspectSummary {
     regions: entries.length,
     perCity: bank.index.cities.map((c) => {
       const es = entries.filter((e) => e.city === c.id);
-      return { city: c.id, regions: es.length, planned: c.regions, valMae: distribution(es.map((e) => e.val.mae)), haValMae: distribution(es.map((e) => e.haVal.mae)), beatsHa: share(es) };
+      return { city: c.id, regions: es.length, planned: c.regions, valMae: distribution(es.map((e) => e.val.mae)), haValMae: distribution(es.map((e) => e.haVal.mae)), beatsHa: shareBeatingHa(es) };
     }),
     valMae: distribution(entries.map((e) => e.val.mae)),
     valRmse: distribution(entries.map((e) => e.val.rmse)),
     haValMae: distribution(entries.map((e) => e.haVal.mae)),
-    beatsHistoricalAverage: share(entries),
+    beatsHistoricalAverage: shareBeatingHa(entries),
+    unvalidated: withoutValidation(entries),
     params: { mean, std: count > 0 ? Math.sqrt(Math.max(0, sq / count - mean * mean)) : NaN, min, max },
     vectorNorms: distribution(norms),
     perTensor,
@@ -136,6 +150,7 @@ export function formatBankInspect(s: BankInspectSummary): string {
   for (const c of s.perCity) {
     lines.push(`  ${c.city}: ${c.regions}/${c.planned} regions, val MAE median ${f(c.valMae.median)} (HA ${f(c.haValMae.median)}), beats HA ${f(c.beatsHa, 2)}`);
   }
+  if (s.unvalidated > 0) lines.push(`${s.unvalidated} region(s) have no observed validation target: no val MAE, trained to the last epoch, counted as not beating HA`);
   lines.push(`val MAE    ${dist(s.valMae)}`);
   lines.push(`val RMSE   ${dist(s.valRmse)}`);
   lines.push(`HA val MAE ${dist(s.haValMae)}`);

@@ -177,6 +177,12 @@ export interface FitResult {
   /** Epoch after which the kept parameters were taken (0 = the initial parameters). */
   bestEpoch: number;
   bestValLoss: number;
+  /**
+   * False when the validation windows hold no observed target (e.g. a few-shot val part whose readings
+   * are all missing): nothing could be selected, so training ran its whole budget and `params` are the
+   * last epoch's. Callers say so (a bank records NaN val metrics; evaluation warns per region).
+   */
+  validated: boolean;
   steps: number;
   trainMs: number;
 }
@@ -349,7 +355,8 @@ export function evaluateWindows(
 /**
  * Train `init` on the datasets (one for a region, many for the shared model) with mini-batch Adam;
  * returns the parameters with the lowest validation loss (pooled over datasets), the initial ones
- * included. Deterministic given `rng` (shuffling only) and the backend.
+ * included. Without any observed validation target it runs the whole budget, keeps the last epoch and
+ * returns `validated: false`. Deterministic given `rng` (shuffling only) and the backend.
  */
 export async function fitForecaster(
   model: Forecaster,
@@ -368,21 +375,28 @@ export async function fitForecaster(
   const adjs = datasets.map((d) => tf.tensor2d(d.adjacency, [d.n, d.n]));
   let step = 0;
 
+  // Observed validation targets do not depend on the parameters: count them once. With none, there is
+  // nothing to select on, and the loop below says so (validated = false) instead of comparing NaNs.
+  const observedVal = datasets.reduce((a, d) => a + d.val.yMask.reduce((b, m) => b + (m ? 1 : 0), 0), 0);
+  const validated = observedVal > 0;
   const validate = (): number => {
+    if (!validated) return NaN;
     let sse = 0;
-    let observed = 0;
     datasets.forEach((d, i) => {
       const r = evaluateWindows(model, params as unknown as tf.Tensor1D, d.val, adjs[i]!, d.norm);
       sse += cfg.lossSpace === 'original' ? r.sse : r.sseNormalized;
-      observed += r.observed;
     });
-    return observed > 0 ? sse / observed : NaN;
+    return sse / observedVal;
   };
+  // A NaN loss with observed targets means non-finite predictions (a broken init, or divergence):
+  // never better than a finite one.
+  const comparable = (loss: number) => (Number.isNaN(loss) ? Infinity : loss);
 
   try {
     let best = init.slice();
     let bestLoss = validate();
     hooks.onValidate?.(bestLoss);
+    bestLoss = comparable(bestLoss);
     let bestEpoch = 0;
     let bad = 0;
     let epoch = 0;
@@ -418,8 +432,12 @@ export async function fitForecaster(
         const loss = validate();
         hooks.onValidate?.(loss);
         hooks.onEpoch?.(epoch, cfg.epochs, loss);
-        if (loss < bestLoss || Number.isNaN(bestLoss)) {
-          bestLoss = loss;
+        if (!validated) {
+          // Nothing to select on: keep the latest parameters and run the whole budget.
+          bestEpoch = epoch;
+          best = (params.dataSync() as Float32Array).slice();
+        } else if (comparable(loss) < bestLoss) {
+          bestLoss = comparable(loss);
           bestEpoch = epoch;
           best = (params.dataSync() as Float32Array).slice();
           bad = 0;
@@ -430,7 +448,7 @@ export async function fitForecaster(
         hooks.onEpoch?.(epoch, cfg.epochs, NaN);
       }
     }
-    return { params: best, epochsRun: epoch, bestEpoch, bestValLoss: bestLoss, steps: step, trainMs: performance.now() - t0 };
+    return { params: best, epochsRun: epoch, bestEpoch, bestValLoss: Number.isFinite(bestLoss) ? bestLoss : NaN, validated, steps: step, trainMs: performance.now() - t0 };
   } finally {
     params.dispose();
     adam.dispose();

@@ -89,6 +89,12 @@ export interface EvaluateOptions {
   methods?: readonly Method[];
   signal?: AbortSignal;
   onProgress?: ProgressFn;
+  /**
+   * Called once per region whose few-shot validation part holds no observed target: its fine-tuning
+   * could not stop early or select an epoch (and shrinking has nothing to fit), so every fine-tuned
+   * method there ran its whole budget and kept the last epoch.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface RegionPredictions {
@@ -106,9 +112,17 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const t = targetRegion(prep, region);
   const { dataset, test } = t;
   const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
+  let warned = false;
   const tune = async (init: Float32Array, label: string) => {
     const start = o.prescale ? prescaleToTraining(model, init, dataset).params : init;
     const fit = await fitForecaster(model, [dataset], start, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
+    if (!fit.validated && !warned) {
+      warned = true;
+      o.onWarning?.(
+        `${prep.city.id} region ${prep.city.nodeIds[region] ?? region}: the few-shot validation part (${dataset.val.count} windows) has no observed target, ` +
+          `so fine-tuning there ran all ${o.finetune.epochs} epochs and kept the last (no early stopping or shrinking)`,
+      );
+    }
     return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);

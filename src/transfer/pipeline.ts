@@ -306,6 +306,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     ...(o.methods ? { methods: o.methods } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    onWarning: (m) => log(`warning: ${m}`),
   });
   const methods = summarise(scores);
   const wallSeconds = (performance.now() - t0) / 1000;

@@ -7,7 +7,7 @@ import { tf, initBackend } from '../../src/runtime/backend.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
 import { loadBank, readIndex, type BankEntry } from '../../src/bank/store.js';
-import { formatBankInspect, inspectBank } from '../../src/bank/inspect.js';
+import { distribution, formatBankInspect, inspectBank, shareBeatingHa } from '../../src/bank/inspect.js';
 import { decodeSafetensors } from '../../src/util/safetensors.js';
 
 await initBackend();
@@ -168,6 +168,19 @@ test('inspect: distributions, parameter statistics and the beats-historical-aver
   const last = text.trim().split('\n').pop()!;
   assert.equal(last, `beats-historical-average: ${share.toFixed(2)}`);
   assert.match(last, /^beats-historical-average: \d\.\d\d$/);
+  assert.equal(s.unvalidated, 0);
+  assert.doesNotMatch(text, /no observed validation target/);
+});
+
+test('inspect: a region without validation targets (NaN val MAE, null after index.json) neither counts in distributions nor as beating HA', () => {
+  const entries = JSON.parse(JSON.stringify([
+    { val: { mae: 1 }, haVal: { mae: 2 } },
+    { val: { mae: NaN }, haVal: { mae: 2 } },
+    { val: { mae: 3 }, haVal: { mae: 2 } },
+  ])) as { val: { mae: number | null }; haVal: { mae: number | null } }[];
+  assert.equal(entries[1]!.val.mae, null, 'JSON stores NaN as null');
+  assert.equal(shareBeatingHa(entries), 1 / 3);
+  assert.deepEqual(distribution(entries.map((e) => e.val.mae)), { min: 1, median: 2, mean: 2, max: 3 });
 });
 
 test("encodingFitDays: a warm bank trained on 2-day encoding blocks records them, differs from the whole-part bank, and will not resume under the other setting", async () => {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/runtime/backend.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
-import { FlatAdam, createForecaster, evaluateWindows, prepareCity, regionDataset, trainRegionJob, type RegionJobContext } from '../../src/bank/train-region.js';
+import { FlatAdam, createForecaster, evaluateWindows, fitForecaster, prepareCity, regionDataset, trainRegionJob, type RegionJobContext } from '../../src/bank/train-region.js';
+import { Rng } from '../../src/util/prng.js';
 
 await initBackend();
 const [city] = generateSyntheticCities({ seed: 11, cities: 1, nodes: 6, days: 4 });
@@ -111,4 +112,33 @@ test('minStepsPerEpoch repeats reshuffled passes so a tiny few-shot set still ge
   // Whole passes: the smallest multiple of the pass length that reaches the minimum.
   assert.equal(longer.steps / longer.epochsRun, perEpoch * 4);
   await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, minStepsPerEpoch: 0 } }, 1), /minStepsPerEpoch must be an integer >= 1/);
+});
+
+test('no observed validation target: training says it is unvalidated, runs its whole budget and keeps the last epoch', async () => {
+  const ds = regionDataset(city!, prep, 0);
+  const blind = { ...ds, val: { ...ds.val, yMask: new Uint8Array(ds.val.yMask.length) } };
+  const init = model.layout.init(new Rng(3));
+  // patience 1 with lr so high that validation would stop it early: unvalidated, nothing may stop it.
+  const cfg = { epochs: 4, batchSize: 16, lr: 3e-2, weightDecay: 0, patience: 1 };
+  const losses: number[] = [];
+  const blindFit = await fitForecaster(model, [blind], init, cfg, new Rng(4), { onValidate: (l) => losses.push(l) });
+  assert.equal(blindFit.validated, false);
+  assert.equal(blindFit.epochsRun, 4);
+  assert.equal(blindFit.bestEpoch, 4, 'the last epoch is kept');
+  assert.ok(Number.isNaN(blindFit.bestValLoss));
+  assert.equal(losses.length, 5, 'initial + one per epoch');
+  assert.ok(losses.every(Number.isNaN));
+  // The same data with its validation targets: validated, and its kept epoch is the lowest-loss one.
+  const seen: number[] = [];
+  const fit = await fitForecaster(model, [ds], init, cfg, new Rng(4), { onValidate: (l) => seen.push(l) });
+  assert.equal(fit.validated, true);
+  assert.ok(seen.every(Number.isFinite));
+  assert.equal(fit.bestValLoss, Math.min(...seen));
+  assert.equal(seen[fit.bestEpoch], fit.bestValLoss);
+  // Same shuffling and steps: the unvalidated run's last epoch equals a validated run forced to the end.
+  const forced = await fitForecaster(model, [ds], init, { ...cfg, patience: 99 }, new Rng(4));
+  // Measured: validated, patience 1 stops after epoch 2 (best epoch 1); with patience 99 epoch 4 is best.
+  assert.ok(fit.epochsRun < 4, `validated run stopped early (${fit.epochsRun} epochs)`);
+  assert.equal(forced.bestEpoch, 4);
+  assert.deepEqual(blindFit.params, forced.params);
 });

@@ -82,3 +82,22 @@ test('calibrated rows: one least-squares scale on the K days shrinks an oversize
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a region whose few-shot validation targets are all missing gets one warning naming it; the others none', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-blind-'));
+  try {
+    const city = cities[0]!;
+    const { N, F, T } = city;
+    const mask = new Uint8Array(T * N * F).fill(1);
+    // Region 3's validation part (the last 20% of the K days, at least 6 steps) loses every reading.
+    const split = prep.split;
+    for (let t = split.fewShotVal.start; t < split.fewShotVal.end; t++) for (let f = 0; f < F; f++) mask[(t * N + 3) * F + f] = 0;
+    const blindPrep = prepareTarget({ ...city, mask }, 3, 0, 'seasonal-ar');
+    const warnings: string[] = [];
+    await evaluateTarget({ ...options(dir, ['target_only', 'gpd']), prep: blindPrep, onWarning: (m) => warnings.push(m) });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, new RegExp(`${city.id} region ${city.nodeIds[3] ?? 3}: the few-shot validation part .* no observed target`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
