@@ -28,7 +28,7 @@ export interface BankInspectSummary {
   regions: number;
   perCity: { city: string; regions: number; planned: number; valMae: Distribution; haValMae: Distribution; beatsHa: number }[];
   valMae: Distribution;
-  /** Regions without a finite validation MAE (no observed validation target). */
+  /** Regions with a NaN validation MAE (no observed validation target). */
   unvalidated: number;
   valRmse: Distribution;
   haValMae: Distribution;
@@ -43,28 +43,19 @@ export interface BankInspectSummary {
   trainMsPerRegion: Distribution;
 }
 
-/** Over the finite values only: a region without validation targets has NaN metrics, stored as null in index.json. */
-export function distribution(values: (number | null)[]): Distribution {
-  const v = values.filter((x): x is number => Number.isFinite(x)).sort((a, b) => a - b);
+/** Over the non-NaN values only: a region without an observed validation target has NaN val metrics. */
+export function distribution(values: number[]): Distribution {
+  const v = values.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (v.length === 0) return { min: NaN, median: NaN, mean: NaN, max: NaN };
   const mid = v.length >> 1;
   const median = v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
   return { min: v[0]!, median, mean: v.reduce((a, b) => a + b, 0) / v.length, max: v[v.length - 1]! };
 }
 
-/**
- * Share of regions whose validation MAE is below the historical average's. A region without a finite
- * validation MAE (no observed validation target; index.json stores the NaN as null, and null < x is
- * true in JavaScript) counts as not beating it: nothing shows that it does.
- */
-export function shareBeatingHa(entries: { val: { mae: number | null }; haVal: { mae: number | null } }[]): number {
+/** Share of regions whose validation MAE is below the historical average's; a NaN val MAE (no observed validation target) does not count as below. */
+function share(entries: { val: { mae: number }; haVal: { mae: number } }[]): number {
   if (entries.length === 0) return NaN;
-  return entries.filter((e) => Number.isFinite(e.val.mae) && Number.isFinite(e.haVal.mae) && e.val.mae! < e.haVal.mae!).length / entries.length;
-}
-
-/** Regions without a finite validation MAE. */
-function withoutValidation(entries: { val: { mae: number | null } }[]): number {
-  return entries.filter((e) => !Number.isFinite(e.val.mae)).length;
+  return entries.filter((e) => e.val.mae < e.haVal.mae).length / entries.length;
 }
 
 export function inspectBank(dir: string): BankInspectSummary {
@@ -123,13 +114,13 @@ export function inspectBank(dir: string): BankInspectSummary {
     regions: entries.length,
     perCity: bank.index.cities.map((c) => {
       const es = entries.filter((e) => e.city === c.id);
-      return { city: c.id, regions: es.length, planned: c.regions, valMae: distribution(es.map((e) => e.val.mae)), haValMae: distribution(es.map((e) => e.haVal.mae)), beatsHa: shareBeatingHa(es) };
+      return { city: c.id, regions: es.length, planned: c.regions, valMae: distribution(es.map((e) => e.val.mae)), haValMae: distribution(es.map((e) => e.haVal.mae)), beatsHa: share(es) };
     }),
     valMae: distribution(entries.map((e) => e.val.mae)),
     valRmse: distribution(entries.map((e) => e.val.rmse)),
     haValMae: distribution(entries.map((e) => e.haVal.mae)),
-    beatsHistoricalAverage: shareBeatingHa(entries),
-    unvalidated: withoutValidation(entries),
+    beatsHistoricalAverage: share(entries),
+    unvalidated: entries.filter((e) => Number.isNaN(e.val.mae)).length,
     params: { mean, std: count > 0 ? Math.sqrt(Math.max(0, sq / count - mean * mean)) : NaN, min, max },
     vectorNorms: distribution(norms),
     perTensor,

@@ -133,7 +133,27 @@ export function readIndex(dir: string): BankIndex {
   }
   if (idx.settings && idx.settings.baseline === undefined) idx.settings.baseline = 'none';
   if (idx.settings && idx.settings.encodingFitDays === undefined) idx.settings.encodingFitDays = null;
+  for (const e of idx.entries ?? []) reviveEntry(e);
+  reviveMetric(idx.shared?.val);
   return idx;
+}
+
+/**
+ * JSON has no NaN: a region without an observed validation target (NaN val metrics and val curve,
+ * bank/train-region.ts) is written with nulls, in index.json and in its vector's metadata alike. Read
+ * them back as the NaN they were, so every reader gets the numbers the types promise (a null compares
+ * as 0: `null < x` is true).
+ */
+const num = (x: number | null) => (x === null ? NaN : x);
+function reviveMetric(m: Metric2 | undefined): void {
+  if (m) Object.assign(m, { mae: num(m.mae), rmse: num(m.rmse) });
+}
+function reviveEntry(e: BankEntry): BankEntry {
+  reviveMetric(e.train);
+  reviveMetric(e.val);
+  reviveMetric(e.haVal);
+  if (e.valCurve) e.valCurve = e.valCurve.map(num);
+  return e;
 }
 
 function settingsDiff(a: BankSettings, b: BankSettings): string[] {
@@ -195,7 +215,7 @@ export function scanEntries(dir: string, cities: BankCity[], layoutHash: string,
       try {
         const { metadata } = decodeSafetensors(readFileSync(p), p);
         if (metadata['format'] !== VECTOR_FORMAT || metadata['layoutHash'] !== layoutHash || !metadata['entry']) continue;
-        found.set(entryKey(c.id, r), JSON.parse(metadata['entry']) as BankEntry);
+        found.set(entryKey(c.id, r), reviveEntry(JSON.parse(metadata['entry']) as BankEntry));
       } catch (err) {
         if (onBroken === 'throw') throw err;
         rmSync(p, { force: true });

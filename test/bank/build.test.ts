@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend } from '../../src/runtime/backend.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
-import { loadBank, readIndex, type BankEntry } from '../../src/bank/store.js';
-import { distribution, formatBankInspect, inspectBank, shareBeatingHa } from '../../src/bank/inspect.js';
+import { indexPath, loadBank, readIndex, writeRegionVector, type BankEntry } from '../../src/bank/store.js';
+import { formatBankInspect, inspectBank } from '../../src/bank/inspect.js';
 import { decodeSafetensors } from '../../src/util/safetensors.js';
 
 await initBackend();
@@ -172,15 +172,31 @@ test('inspect: distributions, parameter statistics and the beats-historical-aver
   assert.doesNotMatch(text, /no observed validation target/);
 });
 
-test('inspect: a region without validation targets (NaN val MAE, null after index.json) neither counts in distributions nor as beating HA', () => {
-  const entries = JSON.parse(JSON.stringify([
-    { val: { mae: 1 }, haVal: { mae: 2 } },
-    { val: { mae: NaN }, haVal: { mae: 2 } },
-    { val: { mae: 3 }, haVal: { mae: 2 } },
-  ])) as { val: { mae: number | null }; haVal: { mae: number | null } }[];
-  assert.equal(entries[1]!.val.mae, null, 'JSON stores NaN as null');
-  assert.equal(shareBeatingHa(entries), 1 / 3);
-  assert.deepEqual(distribution(entries.map((e) => e.val.mae)), { min: 1, median: 2, mean: 2, max: 3 });
+test('inspect: a region without validation targets (NaN val metrics, null in JSON) reads back as NaN, is left out of the distributions and does not count as beating HA', () => {
+  const dir = join(root, 'unvalidated');
+  cpSync(join(root, 'full'), dir, { recursive: true });
+  // What a region with no observed validation target writes (bank/train-region.ts): NaN val metrics,
+  // which JSON stores as null, against an HA no real MAE is above (a null, comparing as 0, would "beat" it).
+  const first = reference.entries[0]!;
+  const blind: BankEntry = { ...first, val: { mae: NaN, rmse: NaN }, haVal: { ...first.haVal, mae: 1e9 }, valCurve: [NaN, NaN] };
+  writeRegionVector(dir, blind, reference.vectors[0]!, reference.settings.layoutHash);
+  const idx = readIndex(dir);
+  writeFileSync(indexPath(dir), JSON.stringify({ ...idx, entries: idx.entries.map((e) => (e.file === blind.file ? blind : e)) }));
+  assert.match(readFileSync(indexPath(dir), 'utf8'), /"val":\{"mae":null,"rmse":null\}/);
+  for (const back of [readIndex(dir).entries.find((e) => e.file === blind.file)!, loadBank(dir).entries[0]!]) {
+    assert.equal(back.file, blind.file);
+    assert.ok(Number.isNaN(back.val.mae) && Number.isNaN(back.val.rmse), 'null val metrics read back as NaN');
+    assert.ok(back.valCurve!.every(Number.isNaN));
+  }
+  const s = inspectBank(dir);
+  assert.equal(s.unvalidated, 1);
+  const rest = reference.entries.slice(1);
+  assert.equal(s.beatsHistoricalAverage, rest.filter((e) => e.val.mae < e.haVal.mae).length / 6);
+  const maes = rest.map((e) => e.val.mae).sort((a, b) => a - b);
+  assert.equal(s.valMae.min, maes[0]);
+  assert.equal(s.valMae.max, maes[4]);
+  assert.equal(s.valMae.median, maes[2]);
+  assert.match(formatBankInspect(s), /1 region\(s\) have no observed validation target/);
 });
 
 test("encodingFitDays: a warm bank trained on 2-day encoding blocks records them, differs from the whole-part bank, and will not resume under the other setting", async () => {

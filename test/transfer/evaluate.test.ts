@@ -88,7 +88,7 @@ test('a region whose few-shot validation targets are all missing gets one warnin
   try {
     const city = cities[0]!;
     const { N, F, T } = city;
-    const mask = new Uint8Array(T * N * F).fill(1);
+    const mask = city.mask ? city.mask.slice() : new Uint8Array(T * N * F).fill(1);
     // Region 3's validation part (the last 20% of the K days, at least 6 steps) loses every reading.
     const split = prep.split;
     for (let t = split.fewShotVal.start; t < split.fewShotVal.end; t++) for (let f = 0; f < F; f++) mask[(t * N + 3) * F + f] = 0;
