@@ -24,6 +24,7 @@ import { METHODS, METHOD_LABELS, type Method } from '../src/transfer/evaluate.js
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.js';
 import { ProgressRenderer } from '../src/cli/progress.js';
 import { hash32 } from '../src/util/prng.js';
+import { summaryReplacementBlocked, type CheckedSummary } from './checked-summary.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const CITY = (name: string) => join(root, 'cities', `${name}.city.json`);
@@ -557,13 +558,19 @@ async function main(): Promise<void> {
   md.push(...summary(main), ...verdicts(main, records), ...acrossSettings(records), '## Per-horizon tables', '', ...detail, ...fullVariants(records), ...variantsOverSeeds(records), ...ablations(records));
   writeJsonAtomic(join(outDir, 'results.json'), results);
   writeFileAtomic(join(outDir, 'table.md'), md.join('\n') + '\n');
-  const checked: Record<string, Record<string, { mae: number; rmse: number; mae_std: number }>> = {};
+  const checked: CheckedSummary = {};
   for (const [t, agg] of Object.entries(main)) {
     checked[t] = {};
     for (const [m, a] of Object.entries(agg)) checked[t][m] = { mae: a!.mae, rmse: a!.rmse, mae_std: a!.mae_std };
   }
   // The checked summary comes only from a run into results/ (a scratch --out elsewhere must not overwrite it).
-  if (!args.target && outDir.startsWith(join(root, 'results') + '/')) writeJsonAtomic(join(root, 'results', 'results.json'), checked);
+  // It is also kept when this folder's summary would drop targets it holds (experiments/checked-summary.ts).
+  if (!args.target && outDir.startsWith(join(root, 'results') + '/')) {
+    const file = join(root, 'results', 'results.json');
+    const why = summaryReplacementBlocked(existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CheckedSummary) : null, checked);
+    if (why) console.log(why);
+    else writeJsonAtomic(file, checked);
+  }
   console.log(`results: ${join(outDir, 'table.md')}`);
 }
 
