@@ -72,6 +72,8 @@ export interface BuildBankOptions {
   evalEvery?: number;
   /** Default 'original' (the reference's loss). */
   lossSpace?: LossSpace;
+  /** Called once per region trained without an observed validation target (early stopping could not work there). */
+  onWarning?: (message: string) => void;
 }
 
 export interface BuildBankResult {
@@ -209,6 +211,9 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
       timings: { trainMs: r.trainMs, totalMs: r.totalMs },
     };
     writeRegionVector(dir, entry, r.params, settings.layoutHash);
+    if (!r.validated) {
+      opts.onWarning?.(`${r.city} region ${r.regionId}: the validation part has no observed target, so early stopping could not choose an epoch; it trained all ${r.epochsRun} epochs and kept the last (its val metrics are NaN)`);
+    }
     finished.set(entryKey(r.city, r.region), entry);
     trained++;
     progress?.({ task, done: finished.size, total, detail: `${r.city} region ${r.region} val MAE ${r.val.mae.toFixed(3)} (HA ${r.haVal.mae.toFixed(3)})` });

@@ -481,6 +481,8 @@ export interface RegionResult {
   epochsRun: number;
   bestEpoch: number;
   steps: number;
+  /** False when the validation part held no observed target: the whole budget ran and the last epoch was kept. */
+  validated: boolean;
   train: Metric2;
   val: Metric2;
   /** Historical average on the same validation windows. */
@@ -526,6 +528,7 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
     epochsRun: fit.epochsRun,
     bestEpoch: fit.bestEpoch,
     steps: fit.steps,
+    validated: fit.validated,
     train,
     val,
     haVal: { mae: ha.maeMean, rmse: ha.rmseMean },

@@ -215,6 +215,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     ...(b.maxRegions !== undefined ? { maxRegions: b.maxRegions } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    onWarning: (m) => log(`warning: ${m}`),
   });
   throwIfAborted(o.signal, 'bank build');
   const bank = loadBank(bankDir);

@@ -9,6 +9,7 @@ import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
 import { indexPath, loadBank, readIndex, writeRegionVector, type BankEntry } from '../../src/bank/store.js';
 import { formatBankInspect, inspectBank } from '../../src/bank/inspect.js';
 import { decodeSafetensors } from '../../src/util/safetensors.js';
+import { sourceSplit } from '../../src/data/splits.js';
 
 await initBackend();
 const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });
@@ -212,4 +213,23 @@ test("encodingFitDays: a warm bank trained on 2-day encoding blocks records them
   assert.equal(readIndex(whole.out).settings.encodingFitDays, null);
   assert.notDeepEqual(loadBank(opts.out).vectors[0], loadBank(whole.out).vectors[0], 'the blocks change what the models learn');
   await assert.rejects(buildBank({ ...opts, encodingFitDays: 1 }), /different settings \(.*encodingFitDays/);
+});
+
+test('a region with no observed validation target is reported once by the build, through a worker too, and keeps the last epoch', async () => {
+  const city = cities[0]!;
+  const { T, N, F } = city;
+  const mask = city.mask ? city.mask.slice() : new Uint8Array(T * N * F).fill(1);
+  const val = sourceSplit(city).val;
+  for (let t = val.start; t < val.end; t++) for (let f = 0; f < F; f++) mask[(t * N + 1) * F + f] = 0;
+  const blind = { ...city, mask };
+  for (const workers of [0, 1]) {
+    const warnings: string[] = [];
+    await buildBank({ ...base(`blind-${workers}`), cities: [blind], workers, onWarning: (m) => warnings.push(m) });
+    assert.equal(warnings.length, 1, `workers ${workers}: ${warnings.join(' | ')}`);
+    assert.match(warnings[0]!, new RegExp(`${city.id} region ${city.nodeIds[1]}: the validation part has no observed target`));
+    const entry = loadBank(join(root, `blind-${workers}`)).entries.find((e) => e.region === 1)!;
+    assert.equal(entry.epochsRun, 2);
+    assert.equal(entry.bestEpoch, 2);
+    assert.ok(Number.isNaN(entry.val.mae));
+  }
 });

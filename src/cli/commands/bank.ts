@@ -60,6 +60,7 @@ export function registerBankCommands(program: Command): void {
           ...(o.encodingFitDays !== undefined ? { encodingFitDays: o.encodingFitDays as number } : {}),
           signal,
           onProgress: renderer.onProgress,
+          onWarning: (m) => renderer.log(`warning: ${m}`),
         }),
       );
       renderer.done();
