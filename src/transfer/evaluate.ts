@@ -9,6 +9,7 @@ import type { Forecaster } from '../models/types.js';
 import { fitForecaster, type TrainConfig } from '../bank/train-region.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { Rng } from '../util/prng.js';
+import { DataError } from '../data/city.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { historicalAveragePredict, lastValuePredict } from './baselines.js';
 import { predictWindows } from './predict.js';
@@ -103,6 +104,14 @@ export interface RegionPredictions {
   preds: Partial<Record<Method, Float32Array>>;
 }
 
+/**
+ * Version of what evaluation computes. A region's saved predictions are reused on resume (only missing
+ * methods run), and the run folder's config.json catches a changed configuration but not changed
+ * code: bump this with any change that alters a method's predictions, so older eval folders are
+ * refused by name instead of silently mixed with new ones. Files without the field are version 1.
+ */
+export const EVALUATION_VERSION = 1;
+
 function regionFile(dir: string, region: number): string {
   return join(dir, `region-${String(region).padStart(5, '0')}.safetensors`);
 }
@@ -171,7 +180,15 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     // configuration is checked against config.json (pipeline.ts), and every method draws from its
     // own labelled random stream, so a method computed alone equals the same method computed with
     // all others (test/transfer/evaluate.test.ts).
-    const saved: Record<string, SafeTensor> = existsSync(file) ? readSafetensors(file).tensors : {};
+    let saved: Record<string, SafeTensor> = {};
+    if (existsSync(file)) {
+      const r = readSafetensors(file);
+      const version = Number(r.metadata['evaluation'] ?? 1);
+      if (version !== EVALUATION_VERSION) {
+        throw new DataError(`${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ); delete ${o.dir} to score the run again`);
+      }
+      saved = r.tensors;
+    }
     const missing = methods.filter((m) => !saved[m]);
     const preds: Partial<Record<Method, Float32Array>> = {};
     for (const m of methods) if (saved[m]) preds[m] = saved[m]!.data as Float32Array;
@@ -183,7 +200,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
         preds[m] = fresh[m]!;
         tensors[m] = { dtype: 'F32', shape: [fresh[m]!.length], data: fresh[m]! };
       }
-      writeSafetensors(file, tensors, { region: String(region), city: o.prep.city.id });
+      writeSafetensors(file, tensors, { region: String(region), city: o.prep.city.id, evaluation: String(EVALUATION_VERSION) });
     }
     const test = targetRegion(o.prep, region).test;
     for (const m of methods) {

@@ -8,7 +8,7 @@ import { createForecaster } from '../../src/bank/train-region.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
 import { prepareTarget } from '../../src/transfer/target.js';
-import { evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
+import { EVALUATION_VERSION, evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
 import { readSafetensors, writeSafetensors } from '../../src/util/safetensors.js';
 
 await initBackend();
@@ -97,6 +97,23 @@ test('a region whose few-shot validation targets are all missing gets one warnin
     await evaluateTarget({ ...options(dir, ['target_only', 'gpd']), prep: blindPrep, onWarning: (m) => warnings.push(m) });
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0]!, new RegExp(`${city.id} region ${city.nodeIds[3] ?? 3}: the few-shot validation part .* no observed target`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a region file saved by another evaluation version is refused by name; one without the field reads as version 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-version-'));
+  try {
+    await evaluateTarget(options(dir, ['gpd_zero_shot']));
+    const first = join(dir, readdirSync(dir).sort()[0]!);
+    const { tensors, metadata } = readSafetensors(first);
+    assert.equal(metadata['evaluation'], String(EVALUATION_VERSION));
+    const { evaluation: _, ...unversioned } = metadata;
+    writeSafetensors(first, tensors, unversioned);
+    if (EVALUATION_VERSION === 1) await evaluateTarget(options(dir, ['gpd_zero_shot']));
+    writeSafetensors(first, tensors, { ...metadata, evaluation: String(EVALUATION_VERSION + 1) });
+    await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), (e: Error) => e.message.includes(first) && /evaluation version \d+, this code computes version \d+/.test(e.message) && e.message.includes(`delete ${dir}`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
