@@ -30,7 +30,8 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../runtime/backend.js';
 import { ParamLayout, type ParamSpec } from './layout.js';
 import type { Forecaster, ModelDims } from './types.js';
-import { matMul2dConstA } from './ops.js';
+import { matMul2dConstA, transposeTall } from './ops.js';
+import { gwnFusedForward } from './gwn-fused.js';
 import { convMap, identityMap, linearMap, type ReferenceMapping, type ReferenceOrder } from './reference.js';
 
 /** Channel widths and depth of the paper configuration (residual = dilation = skip = end channels). */
@@ -98,19 +99,6 @@ export function gwnParamSpecs(dims: ModelDims = DEFAULT_DIMS): ParamSpec[] {
 }
 
 /**
- * Transpose of a tall 2-D activation [rows, cols]. The wasm backend's rank-2 transpose is ~8x slower
- * (measured: 2.6 vs 0.28 ms for [4608, 64]) than the same permutation written as a rank-3 transpose
- * [a, b, cols] -> [cols, a, b] with rows = a*b, so the rows are split into two factors when possible.
- */
-function transposeTall(x: tfTypes.Tensor2D): tfTypes.Tensor2D {
-  const [rows, cols] = x.shape;
-  let b = Math.min(128, rows >> 1);
-  while (b > 1 && rows % b !== 0) b--;
-  if (b <= 1) return tf.transpose(x);
-  return tf.reshape(tf.transpose(tf.reshape(x, [rows / b, b, cols]), [2, 0, 1]), [cols, rows]);
-}
-
-/**
  * x @ w for activations x [rows, k] and a weight w [k, m], backward with explicit transposes (the built-in
  * gradient's transpose flags are slow on wasm). dW = x^T dy is computed by transposing whichever of x and
  * dy has fewer columns (as (dy^T x)^T when dy is narrower): the transpose of a tall activation is the
@@ -166,7 +154,18 @@ function diffusionStack(adjacency: tfTypes.Tensor2D): tfTypes.Tensor2D {
   return tf.concat([tf.eye(n), at, tf.matMul(at, at), adjacency, tf.matMul(adjacency, adjacency)], 0) as tfTypes.Tensor2D;
 }
 
-export function createGwn(dims: Partial<ModelDims> = {}): GwnForecaster {
+export interface GwnOptions {
+  /**
+   * How the forward runs (both compute the same function):
+   * - 'fused' (default): one custom-gradient op with a hand-written backward (gwn-fused.ts), used for
+   *   the affine batch-norm mode without dropout (what the bank, fine-tuning and evaluation run); the
+   *   batch-statistics mode and dropout fall back to 'autodiff'.
+   * - 'autodiff': the taped forward below (tfjs autodiff); the cross-check of the fused backward.
+   */
+  engine?: 'fused' | 'autodiff';
+}
+
+export function createGwn(dims: Partial<ModelDims> = {}, options: GwnOptions = {}): GwnForecaster {
   const d: ModelDims = { ...DEFAULT_DIMS, ...dims };
   for (const [k, v] of Object.entries(d)) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`createGwn: ${k} must be a positive integer, got ${v}`);
@@ -191,6 +190,11 @@ export function createGwn(dims: Partial<ModelDims> = {}): GwnForecaster {
     throw new Error('gwn: internal layout order mismatch');
   }
 
+  const fused =
+    (options.engine ?? 'fused') === 'fused'
+      ? gwnFusedForward({ layout, dims: d, channels: C, dilations: GWN_DILATIONS, receptiveField: RF, bnEps: BN_EPS })
+      : null;
+
   function forward(
     params: tfTypes.Tensor1D,
     x: tfTypes.Tensor4D,
@@ -214,6 +218,7 @@ export function createGwn(dims: Partial<ModelDims> = {}): GwnForecaster {
     if (dropout > 0 && !(opts.seed !== undefined && opts.seed !== 0)) {
       throw new Error('gwn.forward: dropout needs a non-zero seed (use Rng.tfSeed())');
     }
+    if (fused && bnMode === 'affine' && dropout === 0) return fused(params, x, adjacency);
 
     return tf.tidy(() => {
       const parts = tf.split(params, groups.map((g) => g.size));
