@@ -17,6 +17,8 @@
  * - c1(x) + c2(x) = (W1 + W2) x: each gated block computes value and gate with two matMuls, a third
  *   fewer FLOPs than three convs. Value and gate are separate matMuls because splitting the columns
  *   of one product runs as a JS loop on wasm and costs more than the matMul itself.
+ * - The parameter vector is read to JS once per call and every weight is uploaded on its own (W1 + W2
+ *   summed in JS): wasm's Slice, and so tf.split, copies its whole input out of the heap per piece.
  * - The wasm matMul (XNNPACK fully-connected) re-packs its RIGHT operand on every call unless that
  *   tensor was the right operand before: ~3.5 ns per element, e.g. [64,1152]@[1152,128] takes 1.1 ms
  *   with a fresh right operand vs 0.6 ms with a cached one. So right operands are kept small where
@@ -143,22 +145,15 @@ export interface StgcnOptions {
   conv?: 'fused' | 'toeplitz' | 'im2col';
 }
 
-/** FOLD as a tensor, built once and kept out of every tidy. */
-let foldConst: tf.Tensor2D | null = null;
-
-function fold(): tf.Tensor2D {
-  if (!foldConst) foldConst = tf.keep(tf.tensor2d(FOLD));
-  return foldConst;
-}
-
 /**
- * Value and gate weights [K*C, 32] of a gated block from its flat [conv1; conv2; conv3] group
- * (each [K, C, 32]): one small matMul folds conv1 + conv2, a row split (contiguous) separates them.
+ * Value and gate weights [K*C, 32] of a gated block from its flat [conv1; conv2; conv3] group (each
+ * [K, C, 32]), folded in JS: value = conv1 + conv2, gate = conv3.
  */
-function gatedWeights(group: tf.Tensor1D, kc: number): [tf.Tensor2D, tf.Tensor2D] {
-  const w = tf.matMul(fold(), tf.reshape(group, [3, kc * HIDDEN]) as tf.Tensor2D);
-  const [wv, wg] = tf.split(w, 2, 0);
-  return [tf.reshape(wv!, [kc, HIDDEN]) as tf.Tensor2D, tf.reshape(wg!, [kc, HIDDEN]) as tf.Tensor2D];
+function gatedWeights(group: Float32Array, kc: number): [tf.Tensor2D, tf.Tensor2D] {
+  const size = kc * HIDDEN;
+  const value = new Float32Array(size);
+  for (let i = 0; i < size; i++) value[i] = group[i]! + group[size + i]!;
+  return [tf.tensor2d(value, [kc, HIDDEN]), tf.tensor2d(group.subarray(2 * size, 3 * size), [kc, HIDDEN])];
 }
 
 /**
@@ -260,18 +255,22 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
   };
 
   const sizes = groups.map((g) => g.reduce((sum, name) => sum + layout.entry(name).size, 0));
+  const offsets = sizes.map((_, g) => sizes.slice(0, g).reduce((a, b) => a + b, 0));
   const forwardFused = (params: tf.Tensor1D, x: tf.Tensor4D, adjacency: tf.Tensor2D): tf.Tensor3D => {
     check(x, adjacency);
     const [B, n, T, F] = x.shape;
     const N = n * B;
     const H = d.outSteps;
     const op = tf.customGrad((pIn: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
-      const [theta, g1, g2, g3, fullyFlat] = tf.split(pIn as tf.Tensor1D, sizes, 0) as tf.Tensor1D[];
-      const thetaM = tf.reshape(theta!, [HIDDEN, SPATIAL]) as tf.Tensor2D;
-      const fully = tf.reshape(fullyFlat!, [t3 * HIDDEN, H]) as tf.Tensor2D;
-      const w1 = gatedWeights(g1!, KERNEL * F);
-      const w2 = gatedWeights(g2!, KERNEL * SPATIAL);
-      const w3 = gatedWeights(g3!, KERNEL * HIDDEN);
+      // The weights are read to JS once and uploaded piece by piece: on wasm, tf.split runs one Slice
+      // per piece and each Slice copies the WHOLE input vector out of the heap first.
+      const pv = (pIn as tf.Tensor1D).dataSync() as Float32Array;
+      const piece = (g: number) => pv.subarray(offsets[g]!, offsets[g]! + sizes[g]!);
+      const thetaM = tf.tensor2d(piece(0), [HIDDEN, SPATIAL]);
+      const fully = tf.tensor2d(piece(4), [t3 * HIDDEN, H]);
+      const w1 = gatedWeights(piece(1), KERNEL * F);
+      const w2 = gatedWeights(piece(2), KERNEL * SPATIAL);
+      const w3 = gatedWeights(piece(3), KERNEL * HIDDEN);
       const gated = (cols: tf.Tensor2D, [wv, wg]: [tf.Tensor2D, tf.Tensor2D]) => {
         const v = tf.matMul(cols, wv) as tf.Tensor2D;
         return [v, ...gateForward(v, tf.matMul(cols, wg) as tf.Tensor2D)] as const;
@@ -332,7 +331,7 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
  * operand is data (first conv: weight gradient only; node propagation: input gradient only).
  * `executed` is what the default 'fused' engine actually multiplies: the useful work plus its constant
  * time-selection matMuls (im2col of every block in the forward, col2im of blocks 2 and 3 in the
- * backward) and the forward's conv1 + conv2 weight folds; for judging the engine's matMul throughput.
+ * backward); for judging the engine's matMul throughput. (conv1 + conv2 are summed in JS, not counted.)
  * Elementwise ops are not counted.
  */
 export function stgcnFlopsPerStep(
@@ -357,7 +356,6 @@ export function stgcnFlopsPerStep(
   const backward = conv1 + prop + 2 * (theta + conv2 + conv3 + head);
   // selectionIm2col of a [N, C, T] view: [N*C, T] @ [T, T'*K]; col2im is the same size transposed.
   const select = (channels: number, steps: number, tOut: number) => mm(N * channels, steps, tOut * KERNEL);
-  const folds = mm(2, 3, KERNEL * HIDDEN * (F + SPATIAL + HIDDEN));
-  const executed = forward + backward + select(F, d.inSteps, t1) + 2 * (select(SPATIAL, t1, t2) + select(HIDDEN, t2, t3)) + folds;
+  const executed = forward + backward + select(F, d.inSteps, t1) + 2 * (select(SPATIAL, t1, t2) + select(HIDDEN, t2, t3));
   return { forward, backward, total: forward + backward, executed };
 }
