@@ -6,10 +6,19 @@
  *
  *   node --import tsx bench/models.ts [--batch 64] [--nodes 6] [--steps 10] [--rounds 5]
  *                                     [--conv fused|toeplitz|im2col] [--profile] [--baseline <module>]
+ *                                     [--batches 64,256] [--model gwn]
  *
  * --baseline <module> also times `createStgcn()` of another module (e.g. a saved copy of a previous
  * stgcn.ts) interleaved with the others, for before/after comparisons within one run on a loaded
  * machine.
+ *
+ * --model gwn times Graph WaveNet's engines instead ('fused', the default, and 'autodiff'), interleaved;
+ * the ratio of their best CPU times is the fused engine's speed-up.
+ *
+ * --batches 64,256 times the fused step at several batch sizes, interleaved, and prints the CPU time
+ * per `--batch` samples of each against the first: the ceiling of training several regions in one
+ * computation (G regions of the same subgraph size through SHARED weights is one batch G times as
+ * large; per-region weights could only add work), so a ratio near 1 says grouping cannot pay.
  *
  * efficiency = (useful FLOPs of the step / its CPU time) / (best plain [batch*n*3,128]@[128,64] matMul
  * rate of the same run); matMulUtilisation uses the FLOPs the fused engine actually executes.
@@ -18,6 +27,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tf, initBackend } from '../src/runtime/backend.js';
 import { createStgcn, stgcnFlopsPerStep } from '../src/models/stgcn.js';
+import { createGwn, gwnFlopsPerStep } from '../src/models/gwn.js';
 import { Rng } from '../src/util/prng.js';
 import type { Forecaster } from '../src/models/types.js';
 
@@ -95,15 +105,61 @@ export function matMulRate(m: number, k: number, c: number, reps: number): numbe
   return (2 * m * k * c) / (ms * 1e6);
 }
 
+/**
+ * --batches: the fused step at several batch sizes in one interleaved run; prints CPU ms per `unit`
+ * samples for each and its ratio to the first size's.
+ */
+async function batchCeiling(sizes: number[], unit: number, n: number, steps: number, rounds: number): Promise<void> {
+  const rng = new Rng(7);
+  const adj = tf.tensor2d(randomAdjacency(n, rng), [n, n]);
+  const model = createStgcn({}, { conv: 'fused' });
+  const runs = sizes.map((batch) => {
+    const x = tf.tensor4d(rng.normalArray(batch * n * 12 * 2), [batch, n, 12, 2]);
+    const target = tf.tensor2d(rng.normalArray(batch * 6), [batch, 6]);
+    const trainer = makeTrainer(model, model.layout.init(new Rng(1)));
+    for (let i = 0; i < 3; i++) trainer.step(x, adj, target);
+    return { batch, x, target, trainer, perUnit: [] as number[] };
+  });
+  for (let r = 0; r < rounds; r++) {
+    for (const run of runs) {
+      // The same number of samples per timing whatever the batch size.
+      const reps = Math.max(1, Math.round((steps * unit) / run.batch));
+      const t0 = cpuMs();
+      for (let i = 0; i < reps; i++) run.trainer.step(run.x, adj, run.target);
+      run.perUnit.push(((cpuMs() - t0) / reps) * (unit / run.batch));
+    }
+  }
+  const best = runs.map((run) => Math.min(...run.perUnit));
+  runs.forEach((run, i) => {
+    console.log(JSON.stringify({
+      batch: run.batch, n, cpuMsPer: unit, best: +best[i]!.toFixed(2), rounds: run.perUnit.map((t) => +t.toFixed(1)),
+      ratioToFirst: +(best[0]! / best[i]!).toFixed(3),
+    }));
+    run.trainer.dispose();
+    run.x.dispose();
+    run.target.dispose();
+  });
+  adj.dispose();
+}
+
 async function main() {
   const backend = await initBackend();
+  const batchesAt = process.argv.indexOf('--batches');
+  if (batchesAt >= 0) {
+    const sizes = process.argv[batchesAt + 1]!.split(',').map(Number);
+    await batchCeiling(sizes, arg('batch', 64), arg('nodes', 6), arg('steps', 10), arg('rounds', 5));
+    return;
+  }
   const batch = arg('batch', 64), n = arg('nodes', 6), steps = arg('steps', 10), rounds = arg('rounds', 5);
   const rng = new Rng(7);
   const x = tf.tensor4d(rng.normalArray(batch * n * 12 * 2), [batch, n, 12, 2]);
   const adj = tf.tensor2d(randomAdjacency(n, rng), [n, n]);
   const target = tf.tensor2d(rng.normalArray(batch * 6), [batch, 6]);
+  const gwn = process.argv.includes('--model') && process.argv[process.argv.indexOf('--model') + 1] === 'gwn';
   const only = process.argv.includes('--conv') ? [process.argv[process.argv.indexOf('--conv') + 1] as 'fused'] : null;
-  const models: { conv: string; model: Forecaster }[] = (only ?? (['fused', 'toeplitz', 'im2col'] as const)).map((conv) => ({ conv, model: createStgcn({}, { conv }) }));
+  const models: { conv: string; model: Forecaster }[] = gwn
+    ? (['fused', 'autodiff'] as const).map((engine) => ({ conv: engine, model: createGwn({}, { engine }) }))
+    : (only ?? (['fused', 'toeplitz', 'im2col'] as const)).map((conv) => ({ conv, model: createStgcn({}, { conv }) }));
   const baselineAt = process.argv.indexOf('--baseline');
   if (baselineAt >= 0) {
     const mod = (await import(pathToFileURL(path.resolve(process.argv[baselineAt + 1]!)).href)) as { createStgcn: () => Forecaster };
@@ -128,19 +184,24 @@ async function main() {
       v.wall.push((performance.now() - w0) / steps);
     }
   }
-  const flops = stgcnFlopsPerStep(batch, n);
+  // GWN: gwnFlopsPerStep counts the work both engines do (no executed/useful split).
+  const flops = gwn ? { total: gwnFlopsPerStep(batch, n), executed: gwnFlopsPerStep(batch, n) } : stgcnFlopsPerStep(batch, n);
   const ref = Math.max(...rates);
   for (const v of variants) {
     const ms = Math.min(...v.times);
     const achieved = flops.total / (ms * 1e6);
     console.log(JSON.stringify({
-      backend, conv: v.conv, batch, n, cpuMsPerStepBest: +ms.toFixed(2),
+      backend, model: gwn ? 'gwn' : 'stgcn', conv: v.conv, batch, n, cpuMsPerStepBest: +ms.toFixed(2),
       cpuMsPerStepRounds: v.times.map((t) => +t.toFixed(1)), wallMsPerStepRounds: v.wall.map((t) => +t.toFixed(1)), usefulFlopsPerStep: flops.total,
       achievedGflops: +achieved.toFixed(2), plainMatMulGflopsBest: +ref.toFixed(2), efficiency: +(achieved / ref).toFixed(3),
-      ...(v.conv === 'fused'
+      ...(v.conv === 'fused' && !gwn
         ? { executedFlopsPerStep: flops.executed, executedGflops: +(flops.executed / (ms * 1e6)).toFixed(2), matMulUtilisation: +(flops.executed / (ms * 1e6) / ref).toFixed(3) }
         : {}),
     }));
+  }
+  if (gwn) {
+    const best = (conv: string) => Math.min(...variants.find((v) => v.conv === conv)!.times);
+    console.log(`gwn fused speed-up over autodiff (CPU time, same run): ${(best('autodiff') / best('fused')).toFixed(2)}x`);
   }
   console.log('tensor leak over the timed loop:', tf.memory().numTensors - before);
   if (process.argv.includes('--profile')) {
