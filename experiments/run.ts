@@ -46,6 +46,7 @@ const USAGE = `npm run experiments -- [options]
   --no-all-sources        skip "all other cities as sources"
   --no-full-variants      skip the variants scoring every method;  --full-variants v1,v2  only these
   --aggregate             only rebuild the tables from <out>/runs.json
+  --no-summary            never write results/results.json (e.g. a one-seed run beside the 3-seed summary)
   --set key=value         extra configuration override for every run (repeatable)`;
 
 function parseCli() {
@@ -78,6 +79,8 @@ const OPTIONS = {
   'ablation-seeds': { type: 'string' },
   /** Only aggregate the runs recorded so far (e.g. after several processes ran disjoint targets). */
   aggregate: { type: 'boolean', default: false },
+  /** Leave results/results.json alone even for a run into results/ (a different budget or fewer seeds). */
+  'no-summary': { type: 'boolean', default: false },
   set: { type: 'string', multiple: true, default: [] as string[] },
 } as const;
 const { values: args } = parseCli();
@@ -565,7 +568,7 @@ async function main(): Promise<void> {
   }
   // The checked summary comes only from a run into results/ (a scratch --out elsewhere must not overwrite it).
   // It is also kept when this folder's summary would drop targets it holds (experiments/checked-summary.ts).
-  if (!args.target && outDir.startsWith(join(root, 'results') + '/')) {
+  if (!args.target && !args['no-summary'] && outDir.startsWith(join(root, 'results') + '/')) {
     const file = join(root, 'results', 'results.json');
     const why = summaryReplacementBlocked(existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CheckedSummary) : null, checked);
     if (why) console.log(why);
