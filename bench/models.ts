@@ -185,7 +185,8 @@ async function main() {
     }
   }
   // GWN: gwnFlopsPerStep counts the work both engines do (no executed/useful split).
-  const flops = gwn ? { total: gwnFlopsPerStep(batch, n), executed: gwnFlopsPerStep(batch, n) } : stgcnFlopsPerStep(batch, n);
+  const gwnFlops = gwn ? gwnFlopsPerStep(batch, n) : 0;
+  const flops = gwn ? { total: gwnFlops, executed: gwnFlops } : stgcnFlopsPerStep(batch, n);
   const ref = Math.max(...rates);
   for (const v of variants) {
     const ms = Math.min(...v.times);

@@ -90,6 +90,9 @@ export function gwnFusedForward(spec: GwnFusedSpec): (params: tf.Tensor1D, x: tf
       let h = tf.matMul(inp, mat(part('start', F * C), F, C)); // [RF*NB, C]
       const saved: Tensor[] = [inp, supports];
       const taps: Tensor[] = [];
+      // Per layer, the JS-side weights the backward needs again: filter x 2 and the batch-norm scale.
+      const filters2: Float32Array[] = [];
+      const bnScales: Float32Array[] = [];
       for (let i = 0; i < LAYERS; i++) {
         const { dil, o } = shapes[i]!;
         const rows = o * NB;
@@ -97,8 +100,8 @@ export function gwnFusedForward(spec: GwnFusedSpec): (params: tf.Tensor1D, x: tf
         const late = tf.slice(h, [dil * NB, 0], [rows, C]);
         const taps2 = tf.reshape(tf.concat([early, late], 0), [2, rows, C]); // [tap, (t, b, i), c]
         const cols = tf.reshape(tf.transpose(taps2, [1, 0, 2]), [rows, 2 * C]) as Tensor2D;
-        const wf = part(`filter.${i}`, 2 * CC).map((v) => 2 * v); // tanh(f) = 2 sigmoid(2f) - 1
-        const sf = tf.sigmoid(tf.matMul(cols, mat(wf, 2 * C, C)));
+        filters2[i] = part(`filter.${i}`, 2 * CC).map((v) => 2 * v); // tanh(f) = 2 sigmoid(2f) - 1
+        const sf = tf.sigmoid(tf.matMul(cols, mat(filters2[i]!, 2 * C, C)));
         const sg = tf.sigmoid(tf.matMul(cols, mat(part(`gate.${i}`, 2 * CC), 2 * C, C)));
         const g = tf.mul(tf.sub(tf.mul(sf, 2), 1), sg) as Tensor2D; // gated output [(t, b, i), c]
         taps.push(tf.slice(g, [(o - 1) * NB, 0], [NB, C]));
@@ -112,8 +115,8 @@ export function gwnFusedForward(spec: GwnFusedSpec): (params: tf.Tensor1D, x: tf
         const w0 = mat(part(`gconv.${i}`, CC), C, C);
         const wHops = mat(part(`gconv.${i}`, HOPS * CC, CC), HOPS * C, C);
         const pre = tf.add(tf.add(tf.matMul(g, w0), tf.matMul(hopRows, wHops)), late); // + residual
-        const scale = tf.tensor1d(part(`bn.${i}.weight`, C).map((v) => v * bnScale));
-        h = tf.add(tf.mul(pre, scale), tf.tensor1d(part(`bn.${i}.bias`, C)));
+        bnScales[i] = part(`bn.${i}.weight`, C).map((v) => v * bnScale);
+        h = tf.add(tf.mul(pre, tf.tensor1d(bnScales[i]!)), tf.tensor1d(part(`bn.${i}.bias`, C)));
         saved.push(g, hops, pre);
       }
       const tapStack = tf.reshape(tf.concat(taps, 0), [LAYERS, NB, C]);
@@ -162,9 +165,8 @@ export function gwnFusedForward(spec: GwnFusedSpec): (params: tf.Tensor1D, x: tf
             let dLateResidual: Tensor2D | null = null;
             if (i < LAYERS - 1) {
               const dOut = dh!;
-              const scale = tf.tensor1d(part(`bn.${i}.weight`, C).map((v) => v * bnScale));
               dBn[i] = tf.concat([tf.mul(tf.sum(tf.mul(dOut, L.pre!), 0), bnScale), tf.sum(dOut, 0)]);
-              const dPre = tf.mul(dOut, scale) as Tensor2D;
+              const dPre = tf.mul(dOut, tf.tensor1d(bnScales[i]!)) as Tensor2D;
               const hopRowsT = tf.reshape(tf.transpose(tf.reshape(L.hops!, [o * B, C, HOPS, n]), [2, 1, 0, 3]), [HOPS * C, rows]) as Tensor2D;
               dGconv[i] = tf.concat([tf.reshape(tf.matMul(transposeTall(L.g!), dPre), [-1]), tf.reshape(tf.matMul(hopRowsT, dPre), [-1])]);
               const dHopRows = tf.matMul(dPre, matT(part(`gconv.${i}`, HOPS * CC, CC), HOPS * C, C)); // [rows, 4C]
@@ -184,7 +186,7 @@ export function gwnFusedForward(spec: GwnFusedSpec): (params: tf.Tensor1D, x: tf
             dFilter[i] = tf.reshape(tf.mul(tf.matMul(colsT, dZf), 2), [-1]);
             dGate[i] = tf.reshape(tf.matMul(colsT, dZg), [-1]);
             // Input gradient, per tap: early rows 0..o-1, late rows dil..dil+o-1 of the layer input.
-            const wf = part(`filter.${i}`, 2 * CC).map((v) => 2 * v);
+            const wf = filters2[i]!;
             const wg = part(`gate.${i}`, 2 * CC);
             const dTap = (tap: number) =>
               tf.add(tf.matMul(dZf, matT(wf.subarray(tap * CC, (tap + 1) * CC), C, C)), tf.matMul(dZg, matT(wg.subarray(tap * CC, (tap + 1) * CC), C, C))) as Tensor2D;

@@ -255,7 +255,7 @@ export function createStgcn(dims?: Partial<ModelDims>, options: StgcnOptions = {
   };
 
   const sizes = groups.map((g) => g.reduce((sum, name) => sum + layout.entry(name).size, 0));
-  const offsets = sizes.map((_, g) => sizes.slice(0, g).reduce((a, b) => a + b, 0));
+  const offsets = groups.map((g) => layout.entry(g[0]!).offset);
   const forwardFused = (params: tf.Tensor1D, x: tf.Tensor4D, adjacency: tf.Tensor2D): tf.Tensor3D => {
     check(x, adjacency);
     const [B, n, T, F] = x.shape;
