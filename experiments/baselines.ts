@@ -14,10 +14,11 @@ import { loadCity } from '../src/data/load.js';
 import { fitValueEncoding } from '../src/data/baseline.js';
 import { fitTimeProfile, profileAt } from '../src/data/time-profile.js';
 import { regionSubgraph } from '../src/data/subgraph.js';
-import { regionWindows, IN_STEPS, OUT_STEPS } from '../src/data/windows.js';
+import { regionWindows } from '../src/data/windows.js';
 import { MetricsAccumulator } from '../src/metrics/metrics.js';
 import { prepareTarget } from '../src/transfer/target.js';
 import { historicalAveragePredict, lastValuePredict } from '../src/transfer/baselines.js';
+import { IN_STEPS, OUT_STEPS } from '../src/data/task.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const { values: args } = parseArgs({ options: { k: { type: 'string', default: '3' }, cities: { type: 'string', default: 'la-loop,shenzhen-sztaxi40,nyc-bike-grid,montevideo-bus' } } });

@@ -32,11 +32,13 @@ import { loadGenerator } from '../src/diffusion/generator.js';
 import { fitValueEncoding } from '../src/data/baseline.js';
 import { stepsPerDay, type City } from '../src/data/city.js';
 import { regionSubgraph } from '../src/data/subgraph.js';
-import { IN_STEPS, regionWindows } from '../src/data/windows.js';
-import { sourceSplit, type StepRange } from '../src/data/splits.js';
+import { regionWindows } from '../src/data/windows.js';
+import { sourceSplit } from '../src/data/splits.js';
 import type { GpdConfig } from '../src/config/schema.js';
 import { Rng } from '../src/util/prng.js';
 import { initBackend } from '../src/runtime/backend.js';
+import { IN_STEPS } from '../src/data/task.js';
+import type { StepRange } from '../src/data/range.js';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,

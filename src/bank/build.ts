@@ -6,7 +6,7 @@
  */
 import type { City } from '../data/city.js';
 import { initBackend } from '../runtime/backend.js';
-import { checkBaselineKind, type BaselineKind } from '../data/baseline.js';
+import { checkBaselineKind } from '../data/baseline.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { runPool, type JobGroup } from './pool.js';
@@ -40,6 +40,7 @@ import {
   type RegionResult,
   type TrainConfig,
 } from './train-region.js';
+import type { BaselineKind } from '../data/encoding.js';
 
 export interface BuildBankOptions {
   cities: City[];

@@ -10,12 +10,12 @@
  * so a killed build resumes by skipping regions whose file exists; index.json is a summary rewritten
  * from them (after every few results and at the end).
  */
-import type { BaselineKind } from '../data/baseline.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { decodeSafetensors, readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import type { InitKind, LossSpace, Metric2, ModelName } from './train-region.js';
+import type { BaselineKind } from '../data/encoding.js';
 
 export const BANK_FORMAT = 'gpd-bank';
 export const BANK_FORMAT_VERSION = 1;

@@ -13,12 +13,11 @@
  */
 import { tf } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
-import type { Normalizer } from '../data/normalize.js';
-import { fitValueEncoding, type BaselineKind } from '../data/baseline.js';
-import { sourceSplit, type SourceSplit, type StepRange } from '../data/splits.js';
+import { fitValueEncoding } from '../data/baseline.js';
+import { sourceSplit, type SourceSplit } from '../data/splits.js';
 import { encodingBlocks, type EncodingBlock } from '../data/fit-blocks.js';
 import { regionSubgraph } from '../data/subgraph.js';
-import { IN_FEATURES, IN_STEPS, OUT_STEPS, regionWindows, type RegionWindows } from '../data/windows.js';
+import { regionWindows, type RegionWindows } from '../data/windows.js';
 import { MetricsAccumulator } from '../metrics/metrics.js';
 import type { Forecaster } from '../models/types.js';
 import { createStgcn } from '../models/stgcn.js';
@@ -26,6 +25,9 @@ import { createGwn } from '../models/gwn.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled } from '../util/progress.js';
 import { fitHistoricalAverage, historicalAverageForecast, type HistoricalAverage } from '../transfer/historical-average.js';
+import type { Normalizer, BaselineKind } from '../data/encoding.js';
+import type { StepRange } from '../data/range.js';
+import { IN_FEATURES, IN_STEPS, OUT_STEPS } from '../data/task.js';
 
 export type ModelName = 'stgcn' | 'gwn';
 export type InitKind = 'random' | 'warm';

@@ -10,10 +10,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../runtime/backend.js';
-import type { BaselineKind } from '../data/baseline.js';
 import type { City } from '../data/city.js';
 import { Cancelled } from '../util/progress.js';
 import { createForecaster, prepareCity, trainRegionJob, type CityPrep, type InitKind, type ModelName, type TrainConfig } from './train-region.js';
+import type { BaselineKind } from '../data/encoding.js';
 
 export interface WorkerInit {
   cities: City[];

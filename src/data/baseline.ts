@@ -28,27 +28,15 @@
  */
 import type { City } from './city.js';
 import { DataError, stepsPerDay } from './city.js';
-import { checkRange, fitNormalizer, STD_FLOOR, type Normalizer } from './normalize.js';
-import type { StepRange } from './splits.js';
+import { fitNormalizer } from './normalize.js';
+import { BASELINE_KINDS, STD_FLOOR, type BaselineKind, type Normalizer } from './encoding.js';
+import { checkRange, type StepRange } from './range.js';
+import { OUT_STEPS } from './task.js';
 import { fitTimeProfile, timeSlot, type TimeProfile } from './time-profile.js';
-
-export const BASELINE_KINDS = ['none', 'seasonal', 'seasonal-ar'] as const;
-export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
 /** Half width of the profile's pooling window (at least one slot either side when a day allows it). */
 export const SEASONAL_HALF_WINDOW_MINUTES = 60;
 
-/** Horizons of the persistence term (= OUT_STEPS of the windows; not imported to keep this module leaf-level). */
-const HORIZONS = 6;
-
-export interface SeasonalBaseline {
-  kind: Exclude<BaselineKind, 'none'>;
-  cityId: string;
-  /** Smoothed time-of-day profile, original units. */
-  profile: TimeProfile;
-  /** lambda_1..6 in [0, 1]; all 0 for `seasonal`. */
-  persistence: number[];
-}
 
 export function checkBaselineKind(kind: string, where = 'baseline'): BaselineKind {
   if (!(BASELINE_KINDS as readonly string[]).includes(kind)) {
@@ -99,9 +87,9 @@ export function fitValueEncoding(city: City, range: StepRange, feature: number, 
   let ss = 0;
   for (let k = 0; k < dev.length; k++) if (!Number.isNaN(dev[k]!)) ss += (dev[k]! - mean) ** 2;
   const std = Math.max(Math.sqrt(ss / count), STD_FLOOR);
-  const persistence = new Array<number>(HORIZONS).fill(0);
+  const persistence = new Array<number>(OUT_STEPS).fill(0);
   if (kind === 'seasonal-ar') {
-    for (let h = 1; h <= HORIZONS; h++) {
+    for (let h = 1; h <= OUT_STEPS; h++) {
       let xy = 0;
       let xx = 0;
       for (let s = 0; s + h < len; s++) {

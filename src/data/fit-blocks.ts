@@ -21,10 +21,11 @@
  */
 import type { City } from './city.js';
 import { DataError, stepsPerDay } from './city.js';
-import type { Normalizer } from './normalize.js';
-import { fitValueEncoding, type BaselineKind } from './baseline.js';
-import type { SourceSplit, StepRange } from './splits.js';
-import { OUT_STEPS } from './windows.js';
+import { fitValueEncoding } from './baseline.js';
+import type { SourceSplit } from './splits.js';
+import type { Normalizer, BaselineKind } from './encoding.js';
+import type { StepRange } from './range.js';
+import { OUT_STEPS } from './task.js';
 
 export interface EncodingBlock {
   /** Days the encoding was fitted on. */

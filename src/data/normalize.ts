@@ -4,22 +4,8 @@
  */
 import type { City } from './city.js';
 import { DataError } from './city.js';
-import type { StepRange } from './splits.js';
-import type { SeasonalBaseline } from './baseline.js';
-
-export interface Normalizer {
-  feature: number;
-  mean: number;
-  std: number;
-  /**
-   * Present when models see deviations from a seasonal baseline (data/baseline.ts): then mean and
-   * std are those of the deviations, and windows carry the baseline forecast in yOffset.
-   */
-  baseline?: SeasonalBaseline;
-}
-
-/** Smallest std used, so a constant series does not divide by zero. */
-export const STD_FLOOR = 1e-6;
+import { checkRange, type StepRange } from './range.js';
+import { STD_FLOOR, type Normalizer } from './encoding.js';
 
 /** Mean and population std of the observed values of `feature`, over all nodes, steps in `range`. */
 export function fitNormalizer(city: City, range: StepRange, feature = 0): Normalizer {
@@ -60,10 +46,4 @@ export function normalize(n: Normalizer, v: number): number {
 
 export function denormalize(n: Normalizer, z: number): number {
   return z * n.std + n.mean;
-}
-
-export function checkRange(city: City, r: StepRange): void {
-  if (!Number.isInteger(r.start) || !Number.isInteger(r.end) || r.start < 0 || r.end > city.T || r.start >= r.end) {
-    throw new DataError(`city ${city.id}: step range [${r.start}, ${r.end}) is empty or outside the series' ${city.T} steps`);
-  }
 }

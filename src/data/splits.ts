@@ -6,13 +6,8 @@
  */
 import type { City } from './city.js';
 import { DataError, stepsPerDay } from './city.js';
-import { IN_STEPS, OUT_STEPS } from './windows.js';
-
-/** Half-open [start, end) in time steps. */
-export interface StepRange {
-  start: number;
-  end: number;
-}
+import { IN_STEPS, OUT_STEPS, WINDOW_STEPS } from './task.js';
+import { rangeLength, type StepRange } from './range.js';
 
 /** Source city: first 80% trains, last 20% validates. */
 export interface SourceSplit {
@@ -29,13 +24,6 @@ export interface TargetSplit {
   fewShotVal: StepRange;
   test: StepRange;
   kDays: number;
-}
-
-/** Steps one window spans (12 inputs + 6 targets). */
-export const WINDOW_STEPS = IN_STEPS + OUT_STEPS;
-
-export function rangeLength(r: StepRange): number {
-  return r.end - r.start;
 }
 
 /** Number of windows (stride 1) whose 18 steps all lie inside the range. */

@@ -7,8 +7,7 @@
  */
 import type { City } from './city.js';
 import { DataError, stepsPerDay } from './city.js';
-import { checkRange } from './normalize.js';
-import type { StepRange } from './splits.js';
+import { checkRange, type StepRange } from './range.js';
 
 export interface TimeProfile {
   slotsPerDay: number;

@@ -9,18 +9,14 @@
  */
 import type { City } from './city.js';
 import { DataError } from './city.js';
-import type { StepRange } from './splits.js';
-import type { Normalizer } from './normalize.js';
-import { checkRange } from './normalize.js';
+import { checkRange, type StepRange } from './range.js';
+import type { Normalizer } from './encoding.js';
+import { IN_FEATURES, IN_STEPS, OUT_STEPS } from './task.js';
 import type { RegionSubgraph } from './subgraph.js';
 import { timeOfDay, timeSlot } from './time-profile.js';
 
 /** Re-exported: the clock rule lives with the profiles (data/time-profile.ts). */
 export { timeOfDay };
-
-export const IN_STEPS = 12;
-export const OUT_STEPS = 6;
-export const IN_FEATURES = 2;
 
 export interface RegionWindows {
   count: number;

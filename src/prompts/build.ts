@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import { sourceSplit, type StepRange } from '../data/splits.js';
+import { sourceSplit } from '../data/splits.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import {
   buildPrompts,
@@ -27,6 +27,7 @@ import {
   type RawComponent,
 } from './spec.js';
 import { concatSamples, maeToJson, regionDaySamples, trainTemporalMae, type MaeConfig } from './temporal-mae.js';
+import type { StepRange } from '../data/range.js';
 
 export interface FitPromptOptions extends Partial<PromptOptions> {
   /** Step range per source city (same order); default: each city's source training part. */

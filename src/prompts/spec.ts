@@ -11,8 +11,6 @@
 import { z } from 'zod';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import { checkRange } from '../data/normalize.js';
-import type { StepRange } from '../data/splits.js';
 import {
   categoryOneHot,
   coordFeatures,
@@ -25,6 +23,7 @@ import {
 } from './spatial.js';
 import { maeFromJson, maeRegionEmbeddings, type TemporalMae, type TemporalMaeJson } from './temporal-mae.js';
 import { fourierCoefficients, meanProfile, regionProfiles, relativeLevel, type CityProfiles } from './temporal-profile.js';
+import { checkRange, type StepRange } from '../data/range.js';
 
 export type ComponentKind =
   | 'structure'

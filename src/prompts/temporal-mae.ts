@@ -13,12 +13,12 @@
  */
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import type { StepRange } from '../data/splits.js';
 import { initBackend, tf } from '../runtime/backend.js';
 import { Rng } from '../util/prng.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { undirectedNeighbours } from './spatial.js';
 import { dailyBins, regionProfiles, type CityProfiles, type ProfileOptions } from './temporal-profile.js';
+import type { StepRange } from '../data/range.js';
 
 export interface MaeConfig {
   /** Time-of-day bins per day (input has 2 channels x bins values + 2 x bins availability flags). */

@@ -10,9 +10,8 @@
  */
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import { checkRange } from '../data/normalize.js';
-import type { StepRange } from '../data/splits.js';
 import { timeOfDay } from '../data/windows.js';
+import { checkRange, type StepRange } from '../data/range.js';
 
 export interface ProfileOptions {
   /** Time-of-day bins of the profile (24 = hourly). */

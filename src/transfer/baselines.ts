@@ -5,8 +5,8 @@
  */
 import type { City } from '../data/city.js';
 import type { RegionWindows } from '../data/windows.js';
-import { IN_STEPS, OUT_STEPS } from '../data/windows.js';
 import { historicalAverageForecast, type HistoricalAverage } from './historical-average.js';
+import { IN_STEPS, OUT_STEPS } from '../data/task.js';
 
 export function historicalAveragePredict(ha: HistoricalAverage, city: City, region: number, w: RegionWindows): Float32Array {
   return historicalAverageForecast(ha, city, region, w.starts);

@@ -6,9 +6,9 @@
  */
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
-import type { StepRange } from '../data/splits.js';
-import { IN_STEPS, OUT_STEPS } from '../data/windows.js';
 import { fitTimeProfile, timeSlot } from '../data/time-profile.js';
+import type { StepRange } from '../data/range.js';
+import { IN_STEPS, OUT_STEPS } from '../data/task.js';
 
 /** Re-exported: the slot rule lives with the profiles (data/time-profile.ts). */
 export { timeSlot };

@@ -5,8 +5,8 @@
 import { tf } from '../runtime/backend.js';
 import type { Forecaster } from '../models/types.js';
 import type { RegionWindows } from '../data/windows.js';
-import type { Normalizer } from '../data/normalize.js';
 import { predictCentreNormalized } from '../bank/train-region.js';
+import type { Normalizer } from '../data/encoding.js';
 
 /** Centre-node predictions [count, outSteps], denormalised to original units. */
 export function predictWindows(model: Forecaster, params: Float32Array, adjacency: Float32Array, n: number, w: RegionWindows, norm: Normalizer): Float32Array {

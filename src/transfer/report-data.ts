@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReportData, SeriesPoint, RegionError, ProjectionPoint, DiffusionCurvePoint, BankCurvePoint } from '../report/types.js';
 import { pca2d, graphLayout, edgesFromAdjacency } from '../report/project.js';
-import { OUT_STEPS } from '../data/windows.js';
 import { METHODS, METHOD_LABELS, type Method } from './evaluate.js';
 import type { ReportInputs } from './pipeline.js';
+import { OUT_STEPS } from '../data/task.js';
 
 const SERIES_METHODS: (Method | 'truth')[] = ['truth', 'gpd', 'gpd_zero_shot', 'target_only', 'ha'];
 const SERIES_REGIONS = 3;

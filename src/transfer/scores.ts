@@ -3,7 +3,8 @@
  * the target, and each region's own mean MAE (for per-region maps and win counts).
  */
 import { MetricsAccumulator, maskedMetrics, type HorizonMetrics } from '../metrics/metrics.js';
-import { OUT_STEPS, type RegionWindows } from '../data/windows.js';
+import { type RegionWindows } from '../data/windows.js';
+import { OUT_STEPS } from '../data/task.js';
 
 export interface MethodResult {
   method: string;

@@ -5,14 +5,15 @@
  * period (last 30%).
  */
 import type { City } from '../data/city.js';
-import type { Normalizer } from '../data/normalize.js';
-import { fitValueEncoding, type BaselineKind } from '../data/baseline.js';
+import { fitValueEncoding } from '../data/baseline.js';
 import { targetSplit, type TargetSplit } from '../data/splits.js';
 import { regionSubgraph } from '../data/subgraph.js';
-import { IN_STEPS, regionWindows } from '../data/windows.js';
+import { regionWindows } from '../data/windows.js';
 import type { RegionDataset } from '../bank/train-region.js';
 import type { RegionWindows } from '../data/windows.js';
 import { fitHistoricalAverage, type HistoricalAverage } from './historical-average.js';
+import type { Normalizer, BaselineKind } from '../data/encoding.js';
+import { IN_STEPS } from '../data/task.js';
 
 export interface TargetPrep {
   city: City;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fitValueEncoding, halfWindowSlots, checkBaselineKind } from '../../src/data/baseline.js';
 import { fitNormalizer } from '../../src/data/normalize.js';
 import { fitTimeProfile, profileAt } from '../../src/data/time-profile.js';
-import { regionWindows, IN_STEPS, IN_FEATURES, OUT_STEPS } from '../../src/data/windows.js';
+import { regionWindows } from '../../src/data/windows.js';
 import { regionSubgraph } from '../../src/data/subgraph.js';
 import { DataError, type City } from '../../src/data/city.js';
 import { Rng } from '../../src/util/prng.js';
@@ -11,6 +11,7 @@ import { tinyCity } from './tiny-city.js';
 import { initBackend } from '../../src/runtime/backend.js';
 import { createForecaster } from '../../src/bank/train-region.js';
 import { predictWindows } from '../../src/transfer/predict.js';
+import { IN_STEPS, IN_FEATURES, OUT_STEPS } from '../../src/data/task.js';
 
 /**
  * Hourly city: value = level(node) + amplitude * sin(daily phase) + d, where d is AR(1) with

@@ -6,7 +6,7 @@ import { sourceSplit } from '../../src/data/splits.js';
 import { fitValueEncoding } from '../../src/data/baseline.js';
 import { encodingBlocks } from '../../src/data/fit-blocks.js';
 import { prepareCity, regionDatasets } from '../../src/bank/train-region.js';
-import { IN_STEPS, OUT_STEPS } from '../../src/data/windows.js';
+import { IN_STEPS, OUT_STEPS } from '../../src/data/task.js';
 
 const [city] = generateSyntheticCities({ seed: 3, cities: 1, nodes: 6, days: 8 });
 const spd = stepsPerDay(city!);

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { regionWindows, timeOfDay, windowStarts, IN_STEPS, OUT_STEPS, IN_FEATURES } from '../../src/data/windows.js';
+import { regionWindows, timeOfDay, windowStarts } from '../../src/data/windows.js';
 import { fitNormalizer, normalize, denormalize } from '../../src/data/normalize.js';
 import { regionSubgraph } from '../../src/data/subgraph.js';
 import { sourceSplit, targetSplit } from '../../src/data/splits.js';
 import { DataError, type City } from '../../src/data/city.js';
 import { tinyCity } from './tiny-city.js';
+import { IN_STEPS, OUT_STEPS, IN_FEATURES } from '../../src/data/task.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 

@@ -4,10 +4,10 @@ import { resolveCities } from '../../data/resolve.js';
 import { buildBank } from '../../bank/build.js';
 import { inspectBank, formatBankInspect } from '../../bank/inspect.js';
 import { BankConfig, DataConfig } from '../../config/schema.js';
-import { BASELINE_KINDS, type BaselineKind } from '../../data/baseline.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { int, num } from '../options.js';
+import { BASELINE_KINDS, type BaselineKind } from '../../data/encoding.js';
 
 const D = BankConfig.parse({});
 
