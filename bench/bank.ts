@@ -19,10 +19,12 @@ import { generateSyntheticCities } from '../src/data/synthetic.js';
 import { type RegionWindows } from '../src/data/windows.js';
 import { stgcnFlopsPerStep } from '../src/models/stgcn.js';
 import { gwnFlopsPerStep } from '../src/models/gwn.js';
-import { createForecaster, fitForecaster, type ModelName, type RegionDataset } from '../src/bank/train-region.js';
 import { runPool, type JobGroup } from '../src/bank/pool.js';
 import { Rng } from '../src/util/prng.js';
 import { IN_FEATURES, IN_STEPS, OUT_STEPS } from '../src/data/task.js';
+import { createForecaster, type ModelName } from '../src/models/registry.js';
+import { fitForecaster } from '../src/train/fit.js';
+import type { RegionDataset } from '../src/train/dataset.js';
 
 const quick = process.env.BENCH_BANK_QUICK === '1';
 const BATCH = 64;

@@ -3,8 +3,8 @@ import { loadCity, generateSyntheticCities, buildBank, loadBank, fitPromptSpec, 
   runTransfer, loadConfig } from 'gpd';
 
 const [a, b, c, d] = generateSyntheticCities({ seed: 7 });
-await buildBank({ cities: [a, b, c], model: 'stgcn', epochs: 30, batchSize: 64, lr: 3e-3,
-  weightDecay: 0, patience: 10, groupSize: 4, workers: 2, seed: 1, init: 'warm', out: 'runs/bank' });
+// Every bank setting defaults as in the config's `bank` section (`gpd config show`); name only what differs.
+await buildBank({ cities: [a, b, c], dir: 'runs/bank', seed: 1, epochs: 30 });
 const bank = loadBank('runs/bank');                 // vectors: Float32Array[] in ParamLayout order
 
 const la = loadCity('cities/la-loop.city.json');

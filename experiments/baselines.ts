@@ -16,9 +16,10 @@ import { fitTimeProfile, profileAt } from '../src/data/time-profile.js';
 import { regionSubgraph } from '../src/data/subgraph.js';
 import { regionWindows } from '../src/data/windows.js';
 import { MetricsAccumulator } from '../src/metrics/metrics.js';
-import { prepareTarget } from '../src/transfer/target.js';
-import { historicalAveragePredict, lastValuePredict } from '../src/transfer/baselines.js';
 import { IN_STEPS, OUT_STEPS } from '../src/data/task.js';
+import { prepareTarget } from '../src/train/target.js';
+import { historicalAveragePredict } from '../src/baselines/historical-average.js';
+import { lastValuePredict } from '../src/baselines/last-value.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const { values: args } = parseArgs({ options: { k: { type: 'string', default: '3' }, cities: { type: 'string', default: 'la-loop,shenzhen-sztaxi40,nyc-bike-grid,montevideo-bus' } } });

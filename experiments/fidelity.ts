@@ -25,7 +25,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveRunCities } from '../src/transfer/pipeline.js';
 import { loadBank } from '../src/bank/store.js';
-import { createForecaster, pooledMetrics, prepareCity, regionDatasets, type RegionDataset } from '../src/bank/train-region.js';
 import { concatPrompt, loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
 import { bankEntryPrompts, selectPrompts, type PromptSet } from '../src/transfer/generate.js';
 import { loadGenerator } from '../src/diffusion/generator.js';
@@ -39,6 +38,9 @@ import { Rng } from '../src/util/prng.js';
 import { initBackend } from '../src/runtime/backend.js';
 import { IN_STEPS } from '../src/data/task.js';
 import type { StepRange } from '../src/data/range.js';
+import { createForecaster } from '../src/models/registry.js';
+import { pooledMetrics } from '../src/train/predict.js';
+import { prepareCity, regionDatasets, type RegionDataset } from '../src/train/dataset.js';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,

@@ -17,12 +17,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity } from '../src/data/load.js';
 import { MetricsAccumulator } from '../src/metrics/metrics.js';
-import { prepareTarget, targetRegion } from '../src/transfer/target.js';
-import { createForecaster, fitForecaster, prepareCity, regionDatasets, type CityPrep, type RegionDataset } from '../src/bank/train-region.js';
-import { predictWindows } from '../src/transfer/predict.js';
 import { Rng } from '../src/util/prng.js';
 import { initBackend } from '../src/runtime/backend.js';
 import { OUT_STEPS } from '../src/data/task.js';
+import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { createForecaster } from '../src/models/registry.js';
+import { fitForecaster } from '../src/train/fit.js';
+import { prepareCity, regionDatasets, type CityPrep, type RegionDataset } from '../src/train/dataset.js';
+import { predictWindows } from '../src/train/predict.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const { values: args } = parseArgs({

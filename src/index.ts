@@ -32,7 +32,8 @@ export { createGwn } from './models/gwn.js';
 export { buildBank, type BuildBankOptions } from './bank/build.js';
 export { loadBank, type LoadedBank } from './bank/store.js';
 export { inspectBank, formatBankInspect } from './bank/inspect.js';
-export { createForecaster, fitForecaster } from './bank/train-region.js';
+export { createForecaster, MODEL_NAMES, type ModelName } from './models/registry.js';
+export { fitForecaster } from './train/fit.js';
 
 // prompts
 export { fitPromptSpec, regionPrompts, loadPromptSpec, savePromptSpec } from './prompts/build.js';

@@ -6,7 +6,6 @@
  */
 import type { City } from '../data/city.js';
 import { initBackend } from '../runtime/backend.js';
-import { checkBaselineKind } from '../data/baseline.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { runPool, type JobGroup } from './pool.js';
@@ -29,53 +28,30 @@ import {
   type BankSettings,
   type SharedEntry,
 } from './store.js';
-import {
-  createForecaster,
-  validateTrainConfig,
-  prepareCity,
-  trainRegionJob,
-  type InitKind,
-  type LossSpace,
-  type ModelName,
-  type RegionResult,
-  type TrainConfig,
-} from './train-region.js';
-import type { BaselineKind } from '../data/encoding.js';
+import { EncodingConfig } from '../data/encoding.js';
+import { createForecaster } from '../models/registry.js';
+import { trainConfigOf } from '../train/config.js';
+import { prepareCity } from '../train/dataset.js';
+import { trainRegionJob, type RegionResult } from './region-job.js';
+import { BankConfig, type BankConfigInput } from './config.js';
+import { formatIssues } from '../util/zod-issues.js';
 
-export interface BuildBankOptions {
-  cities: City[];
-  model: ModelName;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  patience: number;
-  /** Regions per job handed to a worker. */
-  groupSize: number;
-  /** Worker threads; 0 trains in the calling thread (no worker startup cost; tests, debugging). */
-  workers: number;
-  seed: number;
-  init: InitKind;
-  out: string;
-  /** Only regions 0..maxRegions-1 of each city. */
-  maxRegions?: number;
-  signal?: AbortSignal;
-  onProgress?: ProgressFn;
-  /** Series channel to forecast (default 0). */
-  feature?: number;
-  /** Value encoding of the models (data/baseline.ts; default 'none', the reference's). */
-  baseline?: BaselineKind;
-  /** Fit the encoding on sliding blocks of this many days, as a target fits it on its K days (data/fit-blocks.ts); default: the whole training part. */
-  encodingFitDays?: number;
-  /** Epochs of the shared model (warm init); default = epochs. */
-  sharedEpochs?: number;
-  /** Validate every this many epochs (default 1). */
-  evalEvery?: number;
-  /** Default 'original' (the reference's loss). */
-  lossSpace?: LossSpace;
-  /** Called once per region trained without an observed validation target (early stopping could not work there). */
-  onWarning?: (message: string) => void;
-}
+/**
+ * The `bank` config section (defaults from bank/config.ts), the encoding fields of `data`, and what
+ * only a library caller passes: the cities, the folder, the seed, callbacks.
+ */
+export type BuildBankOptions = Omit<BankConfigInput, 'dir' | 'seed'> &
+  Partial<EncodingConfig> & {
+    cities: City[];
+    /** The bank folder (`bank.dir`). */
+    dir: string;
+    /** The bank's root seed (`bank.seed`, else the run's seed). */
+    seed: number;
+    signal?: AbortSignal;
+    onProgress?: ProgressFn;
+    /** Called once per region trained without an observed validation target (early stopping could not work there). */
+    onWarning?: (message: string) => void;
+  };
 
 export interface BuildBankResult {
   dir: string;
@@ -97,37 +73,22 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     if (ids.has(c.id)) throw new Error(`buildBank: city ${c.id} is listed twice`);
     ids.add(c.id);
   }
-  const positive = (k: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`buildBank: ${k} must be a positive integer, got ${v}`);
-  };
-  positive('groupSize', opts.groupSize);
-  if (opts.maxRegions !== undefined) positive('maxRegions', opts.maxRegions);
-  if (opts.encodingFitDays !== undefined) positive('encodingFitDays', opts.encodingFitDays);
-  if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new Error(`buildBank: workers must be an integer >= 0 (0 = train in this thread), got ${opts.workers}`);
+  const { cities: _c, dir: _d, seed: _s, signal: _sig, onProgress: _p, onWarning: _w, feature: _f, baseline: _b, ...bankFields } = opts;
+  const parsed = BankConfig.safeParse(bankFields);
+  if (!parsed.success) throw new Error(`buildBank: ${formatIssues(parsed.error, bankFields, BankConfig).join('; ')}`);
+  const bank = parsed.data;
+  const { feature, baseline } = EncodingConfig.parse({ feature: opts.feature, baseline: opts.baseline });
   await initBackend();
-  const model = createForecaster(opts.model);
-  const feature = opts.feature ?? 0;
-  const baseline = checkBaselineKind(opts.baseline ?? 'none', 'buildBank');
-  const config: Required<TrainConfig> = validateTrainConfig({
-    epochs: opts.epochs,
-    batchSize: opts.batchSize,
-    lr: opts.lr,
-    weightDecay: opts.weightDecay,
-    patience: opts.patience,
-    ...(opts.evalEvery !== undefined ? { evalEvery: opts.evalEvery } : {}),
-    ...(opts.lossSpace !== undefined ? { lossSpace: opts.lossSpace } : {}),
-  });
-  if (opts.sharedEpochs !== undefined && (!Number.isInteger(opts.sharedEpochs) || opts.sharedEpochs < 0)) {
-    throw new Error(`buildBank: sharedEpochs must be an integer >= 0, got ${opts.sharedEpochs}`);
-  }
+  const model = createForecaster(bank.model);
+  const config = trainConfigOf(bank);
   const settings: BankSettings = {
-    model: opts.model,
+    model: bank.model,
     layoutHash: model.layout.hash(),
     paramCount: model.layout.size,
-    init: opts.init,
+    init: bank.init,
     seed: new Rng(opts.seed).seed,
     epochs: config.epochs,
-    sharedEpochs: opts.init === 'warm' ? (opts.sharedEpochs ?? config.epochs) : null,
+    sharedEpochs: bank.init === 'warm' ? bank.sharedEpochs : null,
     batchSize: config.batchSize,
     lr: config.lr,
     weightDecay: config.weightDecay,
@@ -136,17 +97,18 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     lossSpace: config.lossSpace,
     feature,
     baseline,
-    encodingFitDays: opts.encodingFitDays ?? null,
-    maxRegions: opts.maxRegions ?? null,
+    minStepsPerEpoch: config.minStepsPerEpoch,
+    encodingFitDays: bank.encodingFitDays ?? null,
+    maxRegions: bank.maxRegions ?? null,
   };
-  const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, opts.maxRegions ?? c.N) }));
-  const dir = opts.out;
+  const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, bank.maxRegions ?? c.N) }));
+  const dir = opts.dir;
   const opened = openBank(dir, settings, cities);
   const finished = opened.finished;
   const skipped = finished.size;
   const total = cities.reduce((a, c) => a + c.regions, 0);
   const progress = opts.onProgress;
-  const task = `bank ${opts.model}`;
+  const task = `bank ${bank.model}`;
 
   let shared: SharedEntry | null = opened.shared;
   let sharedVector: Float32Array | undefined;
@@ -161,8 +123,8 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   });
   const writeIndexNow = () => writeIndex(dir, currentIndex());
 
-  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, opts.encodingFitDays));
-  if (opts.init === 'warm') {
+  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, bank.encodingFitDays));
+  if (bank.init === 'warm') {
     if (shared) {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
     } else {
@@ -200,7 +162,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
       regionId: r.regionId,
       n: r.n,
       file: regionFile(r.city, r.region),
-      init: opts.init,
+      init: bank.init,
       seed: r.regionSeed,
       epochsRun: r.epochsRun,
       bestEpoch: r.bestEpoch,
@@ -228,18 +190,18 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   opts.cities.forEach((_, ci) => {
     const todo: number[] = [];
     for (let r = 0; r < cities[ci]!.regions; r++) if (!finished.has(entryKey(cities[ci]!.id, r))) todo.push(r);
-    for (let i = 0; i < todo.length; i += opts.groupSize) groups.push({ cityIndex: ci, regions: todo.slice(i, i + opts.groupSize) });
+    for (let i = 0; i < todo.length; i += bank.groupSize) groups.push({ cityIndex: ci, regions: todo.slice(i, i + bank.groupSize) });
   });
   progress?.({ task, done: finished.size, total, detail: skipped > 0 ? `resuming: ${skipped} regions already done` : undefined });
 
   try {
-    if (opts.workers === 0) {
+    if (bank.workers === 0) {
       for (const g of groups) {
         const city = opts.cities[g.cityIndex]!;
         for (const region of g.regions) {
           throwIfAborted(opts.signal, 'bank build');
           const r = await trainRegionJob(
-            { city, prep: preps[g.cityIndex]!, model, config, seed: settings.seed, init: opts.init, ...(sharedVector ? { shared: sharedVector } : {}) },
+            { city, prep: preps[g.cityIndex]!, model, config, seed: settings.seed, init: bank.init, ...(sharedVector ? { shared: sharedVector } : {}) },
             region,
             {
               shouldStop: () => opts.signal?.aborted === true,
@@ -252,10 +214,10 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
       }
     } else if (groups.length > 0) {
       await runPool({
-        workers: opts.workers,
+        workers: bank.workers,
         groups,
         signal: opts.signal,
-        init: { cities: opts.cities, model: opts.model, config, seed: settings.seed, init: opts.init, feature, baseline, encodingFitDays: settings.encodingFitDays, ...(sharedVector ? { shared: sharedVector } : {}) },
+        init: { cities: opts.cities, model: bank.model, config, seed: settings.seed, init: bank.init, feature, baseline, encodingFitDays: settings.encodingFitDays, ...(sharedVector ? { shared: sharedVector } : {}) },
         onResult: (r) => store(r),
         onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
       });

@@ -3,8 +3,8 @@
  * per city, the validation MAE distribution, parameter statistics, and the share of regions whose
  * model beats the historical average on the same validation windows (recorded at build time).
  */
-import { createForecaster } from './train-region.js';
 import { loadBank } from './store.js';
+import { createForecaster } from '../models/registry.js';
 
 export interface Distribution {
   min: number;

@@ -6,8 +6,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Cancelled } from '../util/progress.js';
-import type { RegionResult } from './train-region.js';
 import type { ToWorker, WorkerInit } from './worker.js';
+import type { RegionResult } from './region-job.js';
 
 export interface JobGroup {
   cityIndex: number;

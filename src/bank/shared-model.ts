@@ -10,17 +10,10 @@
 import type { City } from '../data/city.js';
 import type { Forecaster } from '../models/types.js';
 import { Rng } from '../util/prng.js';
-import {
-  fitForecaster,
-  pooledMetrics,
-  regionDatasets,
-  type CityPrep,
-  type FitHooks,
-  type FitResult,
-  type Metric2,
-  type RegionDataset,
-  type TrainConfig,
-} from './train-region.js';
+import { fitForecaster, type FitHooks, type FitResult } from '../train/fit.js';
+import { pooledMetrics, type Metric2 } from '../train/predict.js';
+import { regionDatasets, type CityPrep, type RegionDataset } from '../train/dataset.js';
+import type { TrainOptions } from '../train/config.js';
 
 export interface SharedModelOptions {
   cities: City[];
@@ -28,7 +21,7 @@ export interface SharedModelOptions {
   /** Regions 0..regions[i]-1 of city i take part. */
   regions: number[];
   model: Forecaster;
-  config: TrainConfig;
+  config: TrainOptions;
   seed: number;
   hooks?: FitHooks;
 }

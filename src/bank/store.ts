@@ -14,28 +14,26 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { decodeSafetensors, readSafetensors, writeSafetensors } from '../util/safetensors.js';
-import type { InitKind, LossSpace, Metric2, ModelName } from './train-region.js';
 import type { BaselineKind } from '../data/encoding.js';
+import type { BankConfig } from './config.js';
+import type { Metric2 } from '../train/predict.js';
+import type { ModelName } from '../models/registry.js';
 
 export const BANK_FORMAT = 'gpd-bank';
 export const BANK_FORMAT_VERSION = 1;
 const VECTOR_FORMAT = 'gpd-bank-vector';
 
-/** Everything that determines the bank's content; a resumed build must match it exactly. */
-export interface BankSettings {
-  model: ModelName;
+/**
+ * Everything that determines the bank's content; a resumed build must match it exactly. The bank
+ * section's training fields as resolved (bank/config.ts), plus what the build derives.
+ */
+export type BankSettings = Pick<BankConfig, 'model' | 'init' | 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'patience' | 'evalEvery' | 'lossSpace' | 'minStepsPerEpoch'> & {
   layoutHash: string;
   paramCount: number;
-  init: InitKind;
+  /** The bank's root seed, as Rng normalised it. */
   seed: number;
-  epochs: number;
+  /** Epochs of the shared model; null for random init (no shared model). */
   sharedEpochs: number | null;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  patience: number;
-  evalEvery: number;
-  lossSpace: LossSpace;
   /** Which series channel (e.g. inflow of nyc-bike-grid). */
   feature: number;
   /**
@@ -50,7 +48,7 @@ export interface BankSettings {
   encodingFitDays: number | null;
   /** Regions 0..maxRegions-1 of each city (null = all). */
   maxRegions: number | null;
-}
+};
 
 export interface BankCity {
   id: string;
@@ -70,7 +68,7 @@ export interface BankEntry {
   n: number;
   /** Path of the vector file, relative to the bank folder. */
   file: string;
-  init: InitKind;
+  init: BankConfig['init'];
   /** Seed of the region's random stream. */
   seed: number;
   epochsRun: number;
@@ -133,6 +131,8 @@ export function readIndex(dir: string): BankIndex {
   }
   if (idx.settings && idx.settings.baseline === undefined) idx.settings.baseline = 'none';
   if (idx.settings && idx.settings.encodingFitDays === undefined) idx.settings.encodingFitDays = null;
+  // Banks written before the option existed trained plain epochs.
+  if (idx.settings && idx.settings.minStepsPerEpoch === undefined) idx.settings.minStepsPerEpoch = 1;
   for (const e of idx.entries ?? []) reviveEntry(e);
   reviveMetric(idx.shared?.val);
   return idx;

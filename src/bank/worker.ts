@@ -12,13 +12,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
 import { Cancelled } from '../util/progress.js';
-import { createForecaster, prepareCity, trainRegionJob, type CityPrep, type InitKind, type ModelName, type TrainConfig } from './train-region.js';
 import type { BaselineKind } from '../data/encoding.js';
+import { createForecaster, type ModelName } from '../models/registry.js';
+import { prepareCity, type CityPrep } from '../train/dataset.js';
+import { trainRegionJob, type InitKind } from './region-job.js';
+import type { TrainOptions } from '../train/config.js';
 
 export interface WorkerInit {
   cities: City[];
   model: ModelName;
-  config: TrainConfig;
+  config: TrainOptions;
   seed: number;
   init: InitKind;
   shared?: Float32Array;

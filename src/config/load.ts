@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { GpdConfig } from './schema.js';
+import { formatIssues, quoteValue } from '../util/zod-issues.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -20,8 +20,9 @@ export function parseOverride(spec: string): { path: string[]; value: unknown } 
   let value: unknown = raw;
   try {
     value = JSON.parse(raw);
-  } catch {
-    /* plain string */
+  } catch (err) {
+    // A plain string unless it was meant as JSON: a list or a mapping that does not parse is a mistake.
+    if (/^\s*[[{]/.test(raw)) throw new ConfigError(`--set ${path.join('.')}: ${quoteValue(raw)} is not valid JSON (${(err as Error).message})`);
   }
   return { path, value };
 }
@@ -37,17 +38,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1]!] = value;
-}
-
-function formatIssues(err: z.ZodError, source: string): string {
-  const lines = err.issues.flatMap((i) => {
-    const prefix = i.path.length ? i.path.join('.') + '.' : '';
-    // Name each unknown key in full (bank.epoch), not just its section.
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => `  ${prefix}${k}: unknown key`);
-    const key = i.path.length ? i.path.join('.') : '(root)';
-    return [`  ${key}: ${i.message}`];
-  });
-  return `invalid config (${source}):\n${lines.join('\n')}`;
 }
 
 /** Read a JSON or YAML config file (or none), apply `--set` overrides, validate, fill defaults. */
@@ -70,6 +60,9 @@ export function loadConfig(file: string | undefined, overrides: string[] = []): 
     setPath(raw, path, value);
   }
   const result = GpdConfig.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error, source + (overrides.length ? ' + --set' : '')));
+  if (!result.success) {
+    const where = source + (overrides.length ? ' + --set' : '');
+    throw new ConfigError(`invalid config (${where}):\n${formatIssues(result.error, raw, GpdConfig).map((l) => `  ${l}`).join('\n')}`);
+  }
   return result.data;
 }

@@ -6,16 +6,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Forecaster } from '../models/types.js';
-import { fitForecaster, type TrainConfig } from '../bank/train-region.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { Rng } from '../util/prng.js';
 import { DataError } from '../data/city.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
-import { historicalAveragePredict, lastValuePredict } from './baselines.js';
-import { predictWindows } from './predict.js';
 import { MethodScores } from './scores.js';
-import { targetRegion, type TargetPrep } from './target.js';
-import { shrinkToBaseline, prescaleToTraining } from './shrink.js';
+import { fitForecaster } from '../train/fit.js';
+import type { TrainOptions } from '../train/config.js';
+import { historicalAveragePredict } from '../baselines/historical-average.js';
+import { lastValuePredict } from '../baselines/last-value.js';
+import { predictWindows } from '../train/predict.js';
+import { targetRegion, type TargetPrep } from '../train/target.js';
+import { shrinkToBaseline, prescaleToTraining } from '../train/calibrate.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
@@ -79,7 +81,7 @@ export interface EvaluateOptions {
   prep: TargetPrep;
   regions: number[];
   inits: MethodInits;
-  finetune: TrainConfig;
+  finetune: TrainOptions;
   /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
   shrink?: boolean;
   /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */

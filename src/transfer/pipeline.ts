@@ -16,7 +16,6 @@ import { resolveCities, resolveCity, type SyntheticDefaults } from '../data/reso
 import type { GpdConfig } from '../config/schema.js';
 import { buildBank } from '../bank/build.js';
 import { loadBank, type LoadedBank } from '../bank/store.js';
-import { createForecaster, prepareCity, type TrainConfig } from '../bank/train-region.js';
 import { trainSharedModel } from '../bank/shared-model.js';
 import { fitPromptSpec, regionPrompts, loadPromptSpec, savePromptSpec, concatPrompt } from '../prompts/build.js';
 import type { PromptSpec } from '../prompts/spec.js';
@@ -25,10 +24,13 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { Rng } from '../util/prng.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { trainGenerator, selectPrompts, bankEntryPrompts, type PromptSet } from './generate.js';
-import { prepareTarget } from './target.js';
 import { evaluateTarget, METHOD_LABELS, type Method, type RegionPredictions } from './evaluate.js';
 import type { MethodScores } from './scores.js';
 import { buildReportData } from './report-data.js';
+import { createForecaster } from '../models/registry.js';
+import { prepareCity } from '../train/dataset.js';
+import type { TrainConfig } from '../train/config.js';
+import { prepareTarget } from '../train/target.js';
 
 export interface TransferOptions {
   config: GpdConfig;
@@ -196,23 +198,12 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   const bankDir = cfg.bank.dir ? resolve(cfg.bank.dir) : join(runDir, 'bank');
   const b = cfg.bank;
   await buildBank({
+    ...b,
     cities: sources,
-    model: b.model,
-    epochs: b.epochs,
-    batchSize: b.batchSize,
-    lr: b.lr,
-    weightDecay: b.weightDecay,
-    patience: b.patience,
-    groupSize: b.groupSize,
-    workers: b.workers,
+    dir: bankDir,
     seed: b.seed ?? cfg.seed,
-    init: b.init,
-    out: bankDir,
-    sharedEpochs: b.sharedEpochs,
     feature: cfg.data.feature,
     baseline: cfg.data.baseline,
-    ...(b.encodingFitDays !== undefined ? { encodingFitDays: b.encodingFitDays } : {}),
-    ...(b.maxRegions !== undefined ? { maxRegions: b.maxRegions } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     onWarning: (m) => log(`warning: ${m}`),

@@ -8,7 +8,6 @@ import { DataError } from '../data/city.js';
 import { targetSplit } from '../data/splits.js';
 import type { GpdConfig } from '../config/schema.js';
 import { loadBank } from '../bank/store.js';
-import { createForecaster } from '../bank/train-region.js';
 import { fitPromptSpec, regionPrompts, loadPromptSpec } from '../prompts/build.js';
 import { loadGenerator } from '../diffusion/generator.js';
 import { writeSafetensors } from '../util/safetensors.js';
@@ -16,6 +15,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
 import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE } from './generate.js';
+import { createForecaster } from '../models/registry.js';
 
 export async function trainGeneratorFromBank(o: { bankDir: string; sources: City[]; config: GpdConfig; out: string; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<string> {
   await initBackend();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { City } from '../../src/data/city.js';
-import { fitHistoricalAverage, historicalAverageForecast, timeSlot } from '../../src/transfer/historical-average.js';
+import { fitHistoricalAverage, historicalAverageForecast, timeSlot } from '../../src/baselines/historical-average.js';
 
 // 8 steps per day (3-hour interval), 8 days, 2 nodes: value = 10*slot + day + 100*node.
 function tinyCity(withTimestamps = false): City {

@@ -27,7 +27,8 @@ const base = (out: string): BuildBankOptions => ({
   workers: 0,
   seed: 4,
   init: 'random',
-  out: join(root, out),
+  dir: join(root, out),
+  baseline: 'none',
   maxRegions: 2,
 });
 
@@ -66,7 +67,7 @@ test('workers also start when the parent registered tsx through its API (not --i
       `const { buildBank } = await import(${JSON.stringify(url('src/bank/build.ts'))});`,
       `const { generateSyntheticCities } = await import(${JSON.stringify(url('src/data/synthetic.ts'))});`,
       "const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });",
-      `await buildBank({ cities: [cities[0]], model: 'stgcn', epochs: 2, batchSize: 32, lr: 3e-3, weightDecay: 1e-2, patience: 3, groupSize: 1, workers: 1, seed: 4, init: 'random', out: process.argv[2], maxRegions: 1 });`,
+      `await buildBank({ cities: [cities[0]], model: 'stgcn', epochs: 2, batchSize: 32, lr: 3e-3, weightDecay: 1e-2, patience: 3, groupSize: 1, workers: 1, seed: 4, init: 'random', dir: process.argv[2], maxRegions: 1, baseline: 'none' });`,
     ].join('\n'),
   );
   const out = join(root, 'api');

@@ -2,12 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/runtime/backend.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
-import { FlatAdam, createForecaster, evaluateWindows, fitForecaster, prepareCity, regionDataset, trainRegionJob, type RegionJobContext } from '../../src/bank/train-region.js';
 import { Rng } from '../../src/util/prng.js';
+import { FlatAdam } from '../../src/train/optimizer.js';
+import { createForecaster } from '../../src/models/registry.js';
+import { evaluateWindows } from '../../src/train/predict.js';
+import { fitForecaster } from '../../src/train/fit.js';
+import { prepareCity, regionDataset } from '../../src/train/dataset.js';
+import { trainRegionJob, type RegionJobContext } from '../../src/bank/region-job.js';
 
 await initBackend();
 const [city] = generateSyntheticCities({ seed: 11, cities: 1, nodes: 6, days: 4 });
-const prep = prepareCity(city!);
+const prep = prepareCity(city!, 0, 'none');
 const model = createForecaster('stgcn');
 const config = { epochs: 3, batchSize: 16, lr: 3e-3, weightDecay: 1e-2, patience: 5 };
 const ctx: RegionJobContext = { city: city!, prep, model, config, seed: 5, init: 'random' };
@@ -111,7 +116,7 @@ test('minStepsPerEpoch repeats reshuffled passes so a tiny few-shot set still ge
   const longer = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5, minStepsPerEpoch: perEpoch * 3 + 1 } }, 1);
   // Whole passes: the smallest multiple of the pass length that reaches the minimum.
   assert.equal(longer.steps / longer.epochsRun, perEpoch * 4);
-  await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, minStepsPerEpoch: 0 } }, 1), /minStepsPerEpoch must be an integer >= 1/);
+  await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, minStepsPerEpoch: 0 } }, 1), /minStepsPerEpoch must be a positive integer, got 0/);
 });
 
 test('no observed validation target: training says it is unvalidated, runs its whole budget and keeps the last epoch', async () => {

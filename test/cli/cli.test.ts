@@ -45,14 +45,14 @@ test('every command has a description and every option explains itself in --help
 
 test('invalid configs name the bad key; overrides parse JSON values', () => {
   assert.throws(() => loadConfig(undefined, ['bank.epoch=3']), (e: Error) => e instanceof ConfigError && /bank\.epoch: unknown key/.test(e.message));
-  assert.throws(() => loadConfig(undefined, ['diffusion.conditioning=cross']), /diffusion\.conditioning: Invalid option/);
+  assert.throws(() => loadConfig(undefined, ['diffusion.conditioning=cross']), /diffusion\.conditioning must be one of "pre-bias", .*got "cross"/);
   assert.throws(() => loadConfig(undefined, ['seed="x"']), /seed: Invalid input: expected number/);
   assert.throws(() => loadConfig(undefined, ['noequals']), /--set expects key=value/);
   const dir = mkdtempSync(join(tmpdir(), 'gpd-cfg-'));
   try {
     const yamlFile = join(dir, 'c.yaml');
     writeFileSync(yamlFile, 'bank:\n  epochs: 7\nfinetune:\n  lr: -1\n');
-    assert.throws(() => loadConfig(yamlFile), (e: Error) => e.message.includes(yamlFile) && /finetune\.lr: Too small/.test(e.message));
+    assert.throws(() => loadConfig(yamlFile), (e: Error) => e.message.includes(yamlFile) && /finetune\.lr must be a positive number/.test(e.message));
     writeFileSync(yamlFile, 'bank:\n  epochs: 7\n');
     const cfg = loadConfig(yamlFile, ['data.sources=["a","b"]', 'sampling.steps=20']);
     assert.equal(cfg.bank.epochs, 7);

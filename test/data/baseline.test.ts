@@ -9,9 +9,9 @@ import { DataError, type City } from '../../src/data/city.js';
 import { Rng } from '../../src/util/prng.js';
 import { tinyCity } from './tiny-city.js';
 import { initBackend } from '../../src/runtime/backend.js';
-import { createForecaster } from '../../src/bank/train-region.js';
-import { predictWindows } from '../../src/transfer/predict.js';
 import { IN_STEPS, IN_FEATURES, OUT_STEPS } from '../../src/data/task.js';
+import { createForecaster } from '../../src/models/registry.js';
+import { predictWindows } from '../../src/train/predict.js';
 
 /**
  * Hourly city: value = level(node) + amplitude * sin(daily phase) + d, where d is AR(1) with

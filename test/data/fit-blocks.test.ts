@@ -5,8 +5,8 @@ import { stepsPerDay } from '../../src/data/city.js';
 import { sourceSplit } from '../../src/data/splits.js';
 import { fitValueEncoding } from '../../src/data/baseline.js';
 import { encodingBlocks } from '../../src/data/fit-blocks.js';
-import { prepareCity, regionDatasets } from '../../src/bank/train-region.js';
 import { IN_STEPS, OUT_STEPS } from '../../src/data/task.js';
+import { prepareCity, regionDatasets } from '../../src/train/dataset.js';
 
 const [city] = generateSyntheticCities({ seed: 3, cities: 1, nodes: 6, days: 8 });
 const spd = stepsPerDay(city!);

@@ -4,12 +4,12 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/runtime/backend.js';
-import { createForecaster } from '../../src/bank/train-region.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
-import { prepareTarget } from '../../src/transfer/target.js';
 import { EVALUATION_VERSION, evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
 import { readSafetensors, writeSafetensors } from '../../src/util/safetensors.js';
+import { createForecaster } from '../../src/models/registry.js';
+import { prepareTarget } from '../../src/train/target.js';
 
 await initBackend();
 

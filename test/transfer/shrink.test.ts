@@ -1,15 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/runtime/backend.js';
-import { leastSquaresScale, shrinkToBaseline, prescaleToTraining } from '../../src/transfer/shrink.js';
-import { createForecaster, predictCentreNormalized, prepareCity, regionDataset } from '../../src/bank/train-region.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
-import { prepareTarget } from '../../src/transfer/target.js';
 import { evaluateTarget } from '../../src/transfer/evaluate.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { leastSquaresScale, shrinkToBaseline, prescaleToTraining } from '../../src/train/calibrate.js';
+import { createForecaster } from '../../src/models/registry.js';
+import { predictCentreNormalized } from '../../src/train/predict.js';
+import { prepareCity, regionDataset } from '../../src/train/dataset.js';
+import { prepareTarget } from '../../src/train/target.js';
 
 await initBackend();
 

@@ -1,18 +1,11 @@
 import type { Command } from 'commander';
 import { configJsonSchema } from '../../config/schema.js';
 import { loadConfig } from '../../config/load.js';
-
-export function collectSet(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
+import { addConfigFileOptions } from '../config-options.js';
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('show the resolved configuration or its JSON Schema');
-  config
-    .command('show')
-    .description('print the configuration after defaults, the config file and --set overrides')
-    .option('-c, --config <file>', 'JSON or YAML config file')
-    .option('--set <key=value>', 'override one setting, e.g. --set bank.epochs=5 (repeatable)', collectSet, [])
+  addConfigFileOptions(config.command('show').description('print the configuration after defaults, the config file and --set overrides'))
     .action((opts: { config?: string; set: string[] }) => {
       console.log(JSON.stringify(loadConfig(opts.config, opts.set), null, 2));
     });

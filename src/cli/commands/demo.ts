@@ -6,7 +6,7 @@ import { writeReport } from '../../report/write.js';
 import { formatResultsTable } from '../../transfer/table.js';
 import { ProgressRenderer, formatDuration } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
-import { collectSet } from './config.js';
+import { addConfigFileOptions } from '../config-options.js';
 
 /**
  * The embedded demo: three synthetic source cities -> the held-out synthetic city `synth-d`.
@@ -18,18 +18,17 @@ export const DEMO_SETTINGS: string[] = [
 ];
 
 export function registerDemoCommand(program: Command): void {
-  program
+  const demo = program
     .command('demo')
     .description(
       'the main job on the embedded default: build a bank on three synthetic source cities, train the ' +
         'generator, generate models for the held-out synthetic target, fine-tune, compare with every ' +
         'baseline and write the HTML report. Needs nothing but this repository. Resumable.',
     )
-    .option('-o, --out <dir>', 'run folder', 'runs/demo')
-    .option('--set <key=value>', 'override one setting (repeatable), e.g. --set diffusion.steps=200', collectSet, [])
-    .action(async (o: { out: string; set: string[] }) => {
+    .option('-o, --out <dir>', 'run folder', 'runs/demo');
+  addConfigFileOptions(demo, 'diffusion.steps=200').action(async (o: { out: string; config?: string; set: string[] }) => {
       const t0 = performance.now();
-      const config = loadConfig(undefined, [...DEMO_SETTINGS, ...o.set]);
+      const config = loadConfig(o.config, [...DEMO_SETTINGS, ...o.set]);
       const renderer = new ProgressRenderer();
       renderer.log(`gpd demo: synthetic sources ${config.data.sources.join(', ')} -> ${config.data.target}; run folder ${resolve(o.out)}`);
       const result = await withInterrupt((signal) =>

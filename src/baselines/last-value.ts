@@ -1,16 +1,10 @@
 /**
- * Forecasts that need no training: historical average and last value (PROTOCOL.md methods 1-2).
- * Both produce [count, 6] predictions in original units for a region's test windows, so they are
- * scored by the same metric code as every model.
+ * Last value repeated (PROTOCOL.md method 2): [count, 6] predictions in original units for a
+ * region's windows, scored by the same metric code as every model.
  */
 import type { City } from '../data/city.js';
-import type { RegionWindows } from '../data/windows.js';
-import { historicalAverageForecast, type HistoricalAverage } from './historical-average.js';
 import { IN_STEPS, OUT_STEPS } from '../data/task.js';
-
-export function historicalAveragePredict(ha: HistoricalAverage, city: City, region: number, w: RegionWindows): Float32Array {
-  return historicalAverageForecast(ha, city, region, w.starts);
-}
+import type { RegionWindows } from '../data/windows.js';
 
 /**
  * Repeat the last observed input value of the centre node; if the whole input is missing, fall back

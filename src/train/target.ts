@@ -9,11 +9,11 @@ import { fitValueEncoding } from '../data/baseline.js';
 import { targetSplit, type TargetSplit } from '../data/splits.js';
 import { regionSubgraph } from '../data/subgraph.js';
 import { regionWindows } from '../data/windows.js';
-import type { RegionDataset } from '../bank/train-region.js';
 import type { RegionWindows } from '../data/windows.js';
-import { fitHistoricalAverage, type HistoricalAverage } from './historical-average.js';
+import { fitHistoricalAverage, type HistoricalAverage } from '../baselines/historical-average.js';
 import type { Normalizer, BaselineKind } from '../data/encoding.js';
 import { IN_STEPS } from '../data/task.js';
+import type { RegionDataset } from './dataset.js';
 
 export interface TargetPrep {
   city: City;
@@ -24,7 +24,7 @@ export interface TargetPrep {
 }
 
 /** `baseline`: the value encoding of the models (data/baseline.ts), fitted on the few-shot days like the normaliser. */
-export function prepareTarget(city: City, kDays: number, feature = 0, baseline: BaselineKind = 'none'): TargetPrep {
+export function prepareTarget(city: City, kDays: number, feature: number, baseline: BaselineKind): TargetPrep {
   const split = targetSplit(city, kDays);
   return {
     city,

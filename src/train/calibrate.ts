@@ -17,7 +17,8 @@
  */
 import { tf } from '../runtime/backend.js';
 import type { Forecaster } from '../models/types.js';
-import { predictCentreNormalized, type RegionDataset } from '../bank/train-region.js';
+import { predictCentreNormalized } from './predict.js';
+import type { RegionDataset } from './dataset.js';
 
 export interface ShrinkResult {
   params: Float32Array;

@@ -9,6 +9,7 @@ import { DataError } from '../data/city.js';
 import { fitTimeProfile, timeSlot } from '../data/time-profile.js';
 import type { StepRange } from '../data/range.js';
 import { IN_STEPS, OUT_STEPS } from '../data/task.js';
+import type { RegionWindows } from '../data/windows.js';
 
 /** Re-exported: the slot rule lives with the profiles (data/time-profile.ts). */
 export { timeSlot };
@@ -54,4 +55,9 @@ export function historicalAverageForecast(
     }
   }
   return out;
+}
+
+/** The historical average for a region's windows, [count, 6] in original units (scored like every model). */
+export function historicalAveragePredict(ha: HistoricalAverage, city: City, region: number, w: RegionWindows): Float32Array {
+  return historicalAverageForecast(ha, city, region, w.starts);
 }
