@@ -46,7 +46,7 @@ test('every command has a description and every option explains itself in --help
 test('invalid configs name the bad key; overrides parse JSON values', () => {
   assert.throws(() => loadConfig(undefined, ['bank.epoch=3']), (e: Error) => e instanceof ConfigError && /bank\.epoch: unknown key/.test(e.message));
   assert.throws(() => loadConfig(undefined, ['diffusion.conditioning=cross']), /diffusion\.conditioning must be one of "pre-bias", .*got "cross"/);
-  assert.throws(() => loadConfig(undefined, ['seed="x"']), /seed: Invalid input: expected number/);
+  assert.throws(() => loadConfig(undefined, ['seed="x"']), /seed must be a number, got "x"/);
   assert.throws(() => loadConfig(undefined, ['noequals']), /--set expects key=value/);
   const dir = mkdtempSync(join(tmpdir(), 'gpd-cfg-'));
   try {
