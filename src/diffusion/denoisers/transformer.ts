@@ -1,13 +1,13 @@
 /**
- * Transformer denoiser over parameter tokens, with GPD's five ways of feeding the prompts in.
+ * Transformer denoiser over parameter tokens, conditioned on the prompts (GPD's generator network).
  *
  * The network is a pure function `forward(params, xt, t, prompts)` over a dict of tensors, so the
  * trainer can evaluate it with the raw weights, the EMA weights or the best-so-far weights alike.
  * Pre-LN blocks: h += Attn(LN(h)); h += MLP(LN(h)).
  *
- * The conditioning strategy ('pre-bias', 'pre', 'pre-adaptive', 'post-adaptive', 'adaln') is a unit
- * from ../conditioning/, which owns its parameters and hooks into the input, the blocks and the
- * norms; this file has no strategy-specific code.
+ * How the prompts get in (GPD section 4.3) is the config's conditioning strategy: a unit from
+ * ../conditioning/ (one file each) that owns its parameters and hooks into the input, the blocks and
+ * the norms; this file has no strategy-specific code.
  * Classifier-free guidance: a learned null embedding replaces a prompt's embedding where keep = 0.
  */
 import { tf } from '../../runtime/backend.js';
