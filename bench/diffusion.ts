@@ -15,7 +15,7 @@ import { Rng } from '../src/util/prng.js';
 import { ParamLayout } from '../src/models/layout.js';
 import { CONDITIONING_STRATEGIES, TransformerDenoiser } from '../src/diffusion/denoisers/transformer.js';
 import { processFromConfig, type ProcessConfig } from '../src/diffusion/generator.js';
-import { runConditionalExperiment, type ConditionalExperimentOptions } from '../src/diffusion/synthetic-conditional.js';
+import { runConditionalExperiment, type ConditionalExperimentOptions } from '../test/diffusion/synthetic-conditional.js';
 
 const small = process.env.GPD_BENCH_SIZE === 'small';
 const backend = await initBackend();

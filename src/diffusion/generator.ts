@@ -19,14 +19,29 @@ import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safe
 import { TransformerDenoiser, type TransformerConfig } from './denoisers/transformer.js';
 import { GaussianDiffusion } from './gaussian.js';
 import { FlowMatching } from './flow.js';
-import { cosineSchedule, linearSchedule } from './schedule.js';
+import { cosineSchedule, linearSchedule, type ScheduleKind } from './schedule.js';
 import { denormalize, type Normalizer } from './tokenize.js';
 import type { ClipRange, Objective, Sampler } from './types.js';
+
+/**
+ * The generative processes by their config names. 'ddpm' is ProcessConfig's kind 'gaussian', which
+ * stays as it is because saved generators (generator.json) hold it.
+ */
+export const GENERATIVE_PROCESSES = ['ddpm', 'flow'] as const;
+export type GenerativeProcess = (typeof GENERATIVE_PROCESSES)[number];
+
+/** Loss weighting of a Gaussian process (see ProcessConfig.weighting). */
+export const WEIGHTINGS = ['snr', 'uniform'] as const;
+export type Weighting = (typeof WEIGHTINGS)[number];
+
+/** Sampler names; which ones fit which process: GenerateOptions.sampler. */
+export const SAMPLERS = ['ddpm', 'ddim', 'euler', 'heun'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
 
 export type ProcessConfig =
   | {
       kind: 'gaussian';
-      schedule: 'linear' | 'cosine';
+      schedule: ScheduleKind;
       T: number;
       betaStart?: number;
       betaEnd?: number;
@@ -38,7 +53,7 @@ export type ProcessConfig =
        * 'x0' + 'uniform' reached a 3x better conditional error in 400 steps while 'v' + 'snr' had
        * not started to use the prompt at 300.
        */
-      weighting?: 'snr' | 'uniform';
+      weighting?: Weighting;
     }
   | { kind: 'flow' };
 
@@ -64,7 +79,7 @@ export interface GeneratorConfig {
 
 export interface GenerateOptions {
   /** 'ddpm' (all T steps), 'ddim' (S steps) for Gaussian processes; 'euler' / 'heun' for flow matching. */
-  sampler?: 'ddpm' | 'ddim' | 'euler' | 'heun';
+  sampler?: SamplerName;
   steps?: number;
   /** DDIM stochasticity (0 = deterministic). */
   eta?: number;

@@ -7,7 +7,8 @@
  */
 import type { Objective } from './types.js';
 
-export type ScheduleKind = 'linear' | 'cosine';
+export const SCHEDULES = ['linear', 'cosine'] as const;
+export type ScheduleKind = (typeof SCHEDULES)[number];
 
 export interface NoiseSchedule {
   kind: ScheduleKind;

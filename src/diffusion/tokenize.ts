@@ -16,6 +16,13 @@ import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { ParamLayout } from '../models/layout.js';
 
+/**
+ * The tokenisations by their config names. 'layer' is TokenizationSpec's kind 'layer-aware': the spec
+ * keeps the longer name because saved generators (generator.json) hold it.
+ */
+export const TOKENIZERS = ['reference', 'layer'] as const;
+export type TokenizerName = (typeof TOKENIZERS)[number];
+
 export type TokenizationSpec = { kind: 'reference'; channels: number } | { kind: 'layer-aware'; tokenSize: number };
 
 export class Tokenizer {

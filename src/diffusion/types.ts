@@ -13,7 +13,8 @@ import type { Rng } from '../util/prng.js';
 export type DenoiseFn = (xt: tfTypes.Tensor2D, t: tfTypes.Tensor1D) => tfTypes.Tensor2D;
 
 /** What the network predicts: the added noise (eps), the clean sample (x0), or the velocity v. */
-export type Objective = 'noise' | 'x0' | 'v';
+export const OBJECTIVES = ['noise', 'x0', 'v'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
 
 /**
  * Clipping of predicted x0 (in the model's normalised space), per position ([P] arrays) or

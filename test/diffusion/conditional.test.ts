@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../../src/runtime/backend.js';
 import { CONDITIONING_STRATEGIES } from '../../src/diffusion/denoisers/transformer.js';
 import type { GenerateOptions } from '../../src/diffusion/generator.js';
-import { runConditionalExperiment, type ConditionalExperimentOptions } from '../../src/diffusion/synthetic-conditional.js';
+import { runConditionalExperiment, type ConditionalExperimentOptions } from './synthetic-conditional.js';
 
 await initBackend();
 

@@ -4,7 +4,7 @@ import { tf, initBackend } from '../../src/runtime/backend.js';
 import { Rng } from '../../src/util/prng.js';
 import { CONDITIONING_STRATEGIES, TransformerDenoiser, type TransformerConfig } from '../../src/diffusion/denoisers/transformer.js';
 import { multiHeadAttention, sequencesPerBlock } from '../../src/diffusion/denoisers/layers.js';
-import { SyntheticConditional } from '../../src/diffusion/synthetic-conditional.js';
+import { SyntheticConditional } from './synthetic-conditional.js';
 
 await initBackend();
 

@@ -1,21 +1,13 @@
 /**
- * Transformer denoiser over parameter tokens, with GPD's five ways of feeding the prompts in.
+ * Transformer denoiser over parameter tokens, conditioned on the prompts (GPD's generator network).
  *
  * The network is a pure function `forward(params, xt, t, prompts)` over a dict of tensors, so the
  * trainer can evaluate it with the raw weights, the EMA weights or the best-so-far weights alike.
  * Pre-LN blocks: h += Attn(LN(h)); h += MLP(LN(h)).
  *
- * Conditioning strategies (GPD section 4.3 / the reference's Transformer1..5):
- * - 'pre-bias':      spatial prompt embedding added only to tokens of spatial-layer parameters (inductive
- *                    bias: the spatial prompt describes the graph neighbourhood that those weights mix),
- *                    temporal prompt + step added to all tokens, at the input.
- * - 'pre':           prompt embeddings + step added to all tokens at the input.
- * - 'pre-adaptive':  each token attends (softmax over the prompt embeddings) to pick its own condition,
- *                    which is added before every block.
- * - 'post-adaptive': a cross-attention sub-layer (tokens -> prompt embeddings) after self-attention in
- *                    every block.
- * - 'adaln':         prompts + step set every layer norm's scale/shift and gate the residual branches
- *                    (DiT's adaLN-Zero: modulation weights start at zero, so blocks start as identity).
+ * How the prompts get in (GPD section 4.3) is the config's conditioning strategy: a unit from
+ * ../conditioning/ (one file each) that owns its parameters and hooks into the input, the blocks and
+ * the norms; this file has no strategy-specific code.
  * Classifier-free guidance: a learned null embedding replaces a prompt's embedding where keep = 0.
  */
 import { tf } from '../../runtime/backend.js';
@@ -24,13 +16,15 @@ import type { ParamLayout } from '../../models/layout.js';
 import { Rng } from '../../util/prng.js';
 import type { DenoiseFn } from '../types.js';
 import { Tokenizer, type TokenizationSpec } from '../tokenize.js';
-import { attendToContext, dense, layerNorm, matMul2d, multiHeadAttention, normalizeLastAxis, silu, sinusoidalEmbedding, xavierUniform } from './layers.js';
+import { dense, layerNorm, matMul2d, multiHeadAttention, silu, sinusoidalEmbedding, xavierUniform } from './layers.js';
+import { conditioningUnit, type ConditioningStrategy } from '../conditioning/index.js';
+import type { ConditioningContext, ConditioningUnit, NormScheme, ParamBuilder } from '../conditioning/unit.js';
+
+// The strategy names belong to the conditioning registry; re-exported here beside TransformerConfig.
+export { CONDITIONING_STRATEGIES, type ConditioningStrategy } from '../conditioning/index.js';
 
 type T2 = tfTypes.Tensor2D;
 type Tensor = tfTypes.Tensor;
-
-export const CONDITIONING_STRATEGIES = ['pre-bias', 'pre', 'pre-adaptive', 'post-adaptive', 'adaln'] as const;
-export type ConditioningStrategy = (typeof CONDITIONING_STRATEGIES)[number];
 
 export interface TransformerConfig {
   tokenization: TokenizationSpec;
@@ -77,11 +71,13 @@ export class TransformerDenoiser {
   /** Parameter names in a fixed order (serialisation, optimiser state). */
   readonly names: string[];
   private readonly consts: { spatialMask: Tensor; posOneHot: Tensor[] };
+  private readonly conditioning: ConditioningUnit;
 
   constructor(readonly layout: ParamLayout, readonly config: TransformerConfig, rng: Rng) {
+    this.conditioning = conditioningUnit(config.strategy);
     validateConfig(config);
     this.tokenizer = new Tokenizer(layout, config.tokenization);
-    const init = initialParams(this.tokenizer, config, rng);
+    const init = initialParams(this.tokenizer, config, this.conditioning, rng);
     this.names = Object.keys(init);
     this.params = {};
     for (const n of this.names) this.params[n] = tf.variable(tf.tensor(init[n]!.values, init[n]!.shape), true, `gpd.denoiser.${n}.${rng.seed}.${uid++}`);
@@ -145,9 +141,6 @@ export class TransformerDenoiser {
       const mlp2 = (x: T2, prefix: string) => dense(silu(dense(x, P_(`${prefix}.w1`), P_(`${prefix}.b1`))) as T2, P_(`${prefix}.w2`), P_(`${prefix}.b2`));
 
       const step = mlp2(sinusoidalEmbedding(t, d, c.timeScale), 'step');
-      const ctx: T2[] = []; // prompt embeddings [B, d]
-      let spatialEmb: T2 | null = null;
-      let temporalEmb: T2 | null = null;
       const embedPrompt = (x: T2 | null, dim: number, name: 'spatial' | 'temporal'): T2 | null => {
         if (dim === 0) return null;
         const nul = tf.reshape(P_(`${name}.null`), [1, d]);
@@ -157,10 +150,16 @@ export class TransformerDenoiser {
         if (!keep) return e;
         return tf.add(tf.mul(e, keep), tf.mul(nul, tf.sub(1, keep))) as T2;
       };
-      spatialEmb = embedPrompt(prompts.spatial, c.spatialDim, 'spatial');
-      temporalEmb = embedPrompt(prompts.temporal, c.temporalDim, 'temporal');
-      if (spatialEmb) ctx.push(spatialEmb);
-      if (temporalEmb) ctx.push(temporalEmb);
+      const spatial = embedPrompt(prompts.spatial, c.spatialDim, 'spatial');
+      const temporal = embedPrompt(prompts.temporal, c.temporalDim, 'temporal');
+      const ctx: ConditioningContext = {
+        B, L, d, heads: c.heads, step, spatial, temporal,
+        prompts: [spatial, temporal].filter((e): e is T2 => e !== null),
+        spatialMask: this.consts.spatialMask,
+        param: P_,
+      };
+      const cond = this.conditioning.begin(ctx);
+      const norms = (this.conditioning.norms ?? LAYER_NORMS).begin(ctx);
 
       // Token embedding + learned position of each token.
       const tokens = this.tokenizer.toTokens(xt);
@@ -170,68 +169,23 @@ export class TransformerDenoiser {
           ? tf.add(matMul2d(this.consts.posOneHot[0] as T2, P_('pos.entry') as T2), matMul2d(this.consts.posOneHot[1] as T2, P_('pos.chunk') as T2))
           : P_('pos.table');
       h3 = tf.add(h3, pos);
-      const per = (e: T2) => tf.reshape(e, [B, 1, d]);
-      if (c.strategy === 'pre-bias') {
-        h3 = tf.add(h3, per(step));
-        if (temporalEmb) h3 = tf.add(h3, per(temporalEmb));
-        if (spatialEmb) h3 = tf.add(h3, tf.mul(this.consts.spatialMask, per(spatialEmb)));
-      } else if (c.strategy === 'pre') {
-        h3 = tf.add(h3, per(step));
-        for (const e of ctx) h3 = tf.add(h3, per(e));
-      } else if (c.strategy !== 'adaln') {
-        h3 = tf.add(h3, per(step));
-      }
+      if (cond.input) h3 = cond.input(h3);
       let h = tf.reshape(h3, [B * L, d]) as T2;
-
-      // pre-adaptive: one condition per token, chosen by attention over the prompt embeddings.
-      let tokenCondition: T2 | null = null;
-      if (c.strategy === 'pre-adaptive' && ctx.length > 0) {
-        const query = tf.tanh(dense(h, P_('adapt.w'), P_('adapt.b'))) as T2;
-        tokenCondition = attendToContext(query, ctx, ctx, B, L, 1);
-      }
-      // adaln: one conditioning vector per example.
-      let adaCond: T2 | null = null;
-      if (c.strategy === 'adaln') {
-        let sum: Tensor = step;
-        for (const e of ctx) sum = tf.add(sum, e);
-        adaCond = silu(sum) as T2;
-      }
-      const modulate = (x: T2, shift: Tensor, scale: Tensor) =>
-        tf.reshape(tf.add(tf.mul(tf.reshape(x, [B, L, d]), tf.add(1, tf.reshape(scale, [B, 1, d]))), tf.reshape(shift, [B, 1, d])), [B * L, d]) as T2;
-      const gated = (x: T2, gate: Tensor) => tf.reshape(tf.mul(tf.reshape(x, [B, L, d]), tf.reshape(gate, [B, 1, d])), [B * L, d]) as T2;
 
       for (let i = 0; i < c.depth; i++) {
         const b = `block${i}`;
-        if (tokenCondition) h = tf.add(h, tokenCondition) as T2;
-        let mods: Tensor[] | null = null;
-        if (adaCond) mods = tf.split(dense(adaCond, P_(`${b}.ada.w`), P_(`${b}.ada.b`)), 6, 1);
+        if (cond.beforeBlock) h = cond.beforeBlock(h);
+        const n = norms.block(b);
         // Self-attention.
-        let a = mods ? modulate(normalizeLastAxis(h) as T2, mods[0]!, mods[1]!) : layerNorm(h, P_(`${b}.ln1.g`), P_(`${b}.ln1.b`));
-        const qkv = dense(a, P_(`${b}.qkv.w`), P_(`${b}.qkv.b`));
+        const qkv = dense(n.norm(h, 0), P_(`${b}.qkv.w`), P_(`${b}.qkv.b`));
         const [q, k, v] = tf.split(qkv, 3, 1) as [T2, T2, T2];
-        let att = dense(multiHeadAttention(q, k, v, B, L, c.heads), P_(`${b}.proj.w`), P_(`${b}.proj.b`));
-        if (mods) att = gated(att, mods[2]!);
-        h = tf.add(h, att) as T2;
-        // Cross-attention to the prompts (post-adaptive).
-        if (c.strategy === 'post-adaptive' && ctx.length > 0) {
-          const xq = dense(layerNorm(h, P_(`${b}.lnx.g`), P_(`${b}.lnx.b`)), P_(`${b}.xq.w`), P_(`${b}.xq.b`));
-          const keys = ctx.map((e) => dense(e, P_(`${b}.xk.w`), P_(`${b}.xk.b`)));
-          const vals = ctx.map((e) => dense(e, P_(`${b}.xv.w`), P_(`${b}.xv.b`)));
-          h = tf.add(h, dense(attendToContext(xq, keys, vals, B, L, c.heads), P_(`${b}.xo.w`), P_(`${b}.xo.b`))) as T2;
-        }
+        h = tf.add(h, n.gate(dense(multiHeadAttention(q, k, v, B, L, c.heads), P_(`${b}.proj.w`), P_(`${b}.proj.b`)), 0)) as T2;
+        if (cond.afterAttention) h = cond.afterAttention(h, b);
         // MLP.
-        a = mods ? modulate(normalizeLastAxis(h) as T2, mods[3]!, mods[4]!) : layerNorm(h, P_(`${b}.ln2.g`), P_(`${b}.ln2.b`));
-        let m = dense(silu(dense(a, P_(`${b}.fc1.w`), P_(`${b}.fc1.b`))) as T2, P_(`${b}.fc2.w`), P_(`${b}.fc2.b`));
-        if (mods) m = gated(m, mods[5]!);
-        h = tf.add(h, m) as T2;
+        const m = dense(silu(dense(n.norm(h, 1), P_(`${b}.fc1.w`), P_(`${b}.fc1.b`))) as T2, P_(`${b}.fc2.w`), P_(`${b}.fc2.b`));
+        h = tf.add(h, n.gate(m, 1)) as T2;
       }
-      let out: T2;
-      if (adaCond) {
-        const [shift, scale] = tf.split(dense(adaCond, P_('final.ada.w'), P_('final.ada.b')), 2, 1);
-        out = modulate(normalizeLastAxis(h) as T2, shift!, scale!);
-      } else {
-        out = layerNorm(h, P_('final.ln.g'), P_('final.ln.b'));
-      }
+      const out = norms.final(h);
       const outTokens = dense(out, P_('out.w'), P_('out.b'));
       return this.tokenizer.fromTokens(outTokens, B);
     });
@@ -279,10 +233,23 @@ export class TransformerDenoiser {
 
 let uid = 0;
 
+/** The plain pre-LN transformer's learned layer norms, for strategies that do not replace them. */
+const LAYER_NORMS: NormScheme = {
+  initBlock: (p, b) => {
+    p.layerNorm(`${b}.ln1`);
+    p.layerNorm(`${b}.ln2`);
+  },
+  initFinal: (p) => p.layerNorm('final.ln'),
+  begin: ({ param }) => ({
+    block: (b) => ({
+      norm: (h, k) => layerNorm(h, param(`${b}.ln${k + 1}.g`), param(`${b}.ln${k + 1}.b`)),
+      gate: (x) => x,
+    }),
+    final: (h) => layerNorm(h, param('final.ln.g'), param('final.ln.b')),
+  }),
+};
+
 function validateConfig(c: TransformerConfig): void {
-  if (!CONDITIONING_STRATEGIES.includes(c.strategy)) {
-    throw new Error(`unknown conditioning strategy "${c.strategy}" (expected one of ${CONDITIONING_STRATEGIES.join(', ')})`);
-  }
   for (const k of ['width', 'depth', 'heads', 'mlpRatio'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) throw new Error(`transformer config: ${k} must be a positive integer, got ${c[k]}`);
   }
@@ -292,17 +259,20 @@ function validateConfig(c: TransformerConfig): void {
   }
 }
 
-function initialParams(tok: Tokenizer, c: TransformerConfig, rng: Rng): Record<string, ParamInit> {
+function initialParams(tok: Tokenizer, c: TransformerConfig, cond: ConditioningUnit, rng: Rng): Record<string, ParamInit> {
   const out: Record<string, ParamInit> = {};
   const d = c.width;
   const r = rng.fork('denoiser-init');
-  const lin = (name: string, fin: number, fout: number, zero = false) => {
-    out[`${name}.w`] = { shape: [fin, fout], values: zero ? new Float32Array(fin * fout) : xavierUniform(r, fin, fout) };
-    out[`${name}.b`] = { shape: [fout], values: new Float32Array(fout) };
-  };
-  const ln = (name: string) => {
-    out[`${name}.g`] = { shape: [d], values: new Float32Array(d).fill(1) };
-    out[`${name}.b`] = { shape: [d], values: new Float32Array(d) };
+  const p: ParamBuilder = {
+    width: d,
+    linear: (name, fin, fout, zero = false) => {
+      out[`${name}.w`] = { shape: [fin, fout], values: zero ? new Float32Array(fin * fout) : xavierUniform(r, fin, fout) };
+      out[`${name}.b`] = { shape: [fout], values: new Float32Array(fout) };
+    },
+    layerNorm: (name) => {
+      out[`${name}.g`] = { shape: [d], values: new Float32Array(d).fill(1) };
+      out[`${name}.b`] = { shape: [d], values: new Float32Array(d) };
+    },
   };
   const mlp = (name: string, fin: number) => {
     out[`${name}.w1`] = { shape: [fin, d], values: xavierUniform(r, fin, d) };
@@ -314,8 +284,10 @@ function initialParams(tok: Tokenizer, c: TransformerConfig, rng: Rng): Record<s
   // nothing, and the output of a token must still depend on which parameters it holds; with tiny
   // position embeddings every token looked alike for the first few hundred steps (measured).
   const normalTable = (name: string, rows: number) => (out[name] = { shape: [rows, d], values: r.normalArray(rows * d, 0, 0.5) });
+  const norms = cond.norms ?? LAYER_NORMS;
 
-  lin('embed', tok.tokenSize, d);
+  // The creation order is the Rng stream's order (see ../conditioning/unit.ts): do not reorder.
+  p.linear('embed', tok.tokenSize, d);
   if (c.tokenization.kind === 'layer-aware') {
     normalTable('pos.entry', tok.layout.entries.length);
     normalTable('pos.chunk', tok.maxChunks);
@@ -331,28 +303,17 @@ function initialParams(tok: Tokenizer, c: TransformerConfig, rng: Rng): Record<s
     mlp('temporal', c.temporalDim);
     out['temporal.null'] = { shape: [d], values: r.normalArray(d, 0, 0.02) };
   }
-  if (c.strategy === 'pre-adaptive') lin('adapt', d, d);
+  cond.initBeforeBlocks?.(p);
   for (let i = 0; i < c.depth; i++) {
     const b = `block${i}`;
-    if (c.strategy === 'adaln') lin(`${b}.ada`, d, 6 * d, true);
-    else {
-      ln(`${b}.ln1`);
-      ln(`${b}.ln2`);
-    }
-    lin(`${b}.qkv`, d, 3 * d);
-    lin(`${b}.proj`, d, d);
-    if (c.strategy === 'post-adaptive') {
-      ln(`${b}.lnx`);
-      lin(`${b}.xq`, d, d);
-      lin(`${b}.xk`, d, d);
-      lin(`${b}.xv`, d, d);
-      lin(`${b}.xo`, d, d);
-    }
-    lin(`${b}.fc1`, d, c.mlpRatio * d);
-    lin(`${b}.fc2`, c.mlpRatio * d, d);
+    norms.initBlock(p, b);
+    p.linear(`${b}.qkv`, d, 3 * d);
+    p.linear(`${b}.proj`, d, d);
+    cond.initAfterAttention?.(p, b);
+    p.linear(`${b}.fc1`, d, c.mlpRatio * d);
+    p.linear(`${b}.fc2`, c.mlpRatio * d, d);
   }
-  if (c.strategy === 'adaln') lin('final.ada', d, 2 * d, true);
-  else ln('final.ln');
-  lin('out', d, tok.tokenSize);
+  norms.initFinal(p);
+  p.linear('out', d, tok.tokenSize);
   return out;
 }

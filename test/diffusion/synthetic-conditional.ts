@@ -5,13 +5,16 @@
  * - the spatial entry is a fixed random 2-layer tanh map of the spatial prompt only, every other entry
  *   a tanh map of the temporal prompt only (so conditioning with the inductive bias is meaningful),
  * - each entry has its own scale and per-position offset (so tokens differ and normalisation matters).
+ *
+ * A test fixture (beside the tests that use it, like the other test/<area> fixtures) that the
+ * diffusion bench reuses for its conditional-generation section; nothing in src/ needs it.
  */
-import { ParamLayout, type ParamSpec } from '../models/layout.js';
-import { Rng } from '../util/prng.js';
-import { TransformerDenoiser, type ConditioningStrategy, type TransformerConfig } from './denoisers/transformer.js';
-import { trainDenoiser, type TrainOptions } from './trainer.js';
-import { Generator, makeGeneratorConfig, processFromConfig, type GenerateOptions, type ProcessConfig } from './generator.js';
-import { clipRangeFromBank, fitNormalizer, normalize, type TokenizationSpec } from './tokenize.js';
+import { ParamLayout, type ParamSpec } from '../../src/models/layout.js';
+import { Rng } from '../../src/util/prng.js';
+import { TransformerDenoiser, type ConditioningStrategy, type TransformerConfig } from '../../src/diffusion/denoisers/transformer.js';
+import { trainDenoiser, type TrainOptions } from '../../src/diffusion/trainer.js';
+import { Generator, makeGeneratorConfig, processFromConfig, type GenerateOptions, type ProcessConfig } from '../../src/diffusion/generator.js';
+import { clipRangeFromBank, fitNormalizer, normalize, type TokenizationSpec } from '../../src/diffusion/tokenize.js';
 
 export interface SyntheticConditionalOptions {
   /** Channels of the toy network; P grows ~ 3 * channels^2 (channels 16 -> 1,238 values). */
