@@ -20,10 +20,10 @@
  *
  *   npm run experiments:fidelity -- results/2026-12-02-prescale/runs/la-loop__all__k3__s1__main
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveRunCities } from '../src/transfer/pipeline.js';
+import { resolveRunCities } from '../src/config/cities.js';
+import { RunFolder, RUN_FILES } from '../src/transfer/run-folder.js';
 import { loadBank } from '../src/bank/store.js';
 import { concatPrompt, loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
 import { bankEntryPrompts, selectPrompts, type PromptSet } from '../src/transfer/generate.js';
@@ -33,7 +33,6 @@ import { stepsPerDay, type City } from '../src/data/city.js';
 import { regionSubgraph } from '../src/data/subgraph.js';
 import { regionWindows } from '../src/data/windows.js';
 import { sourceSplit } from '../src/data/splits.js';
-import type { GpdConfig } from '../src/config/schema.js';
 import { Rng } from '../src/util/prng.js';
 import { initBackend } from '../src/runtime/backend.js';
 import { IN_STEPS } from '../src/data/task.js';
@@ -56,13 +55,14 @@ if (!run) {
   process.exit(2);
 }
 const runDir = resolve(run);
-for (const f of ['config.json', 'generator/generator.json', 'prompts/spec.json']) {
-  if (!existsSync(join(runDir, f))) {
-    console.error(`${runDir}: not a run folder with a trained generator (no ${f})`);
+const runFolder = new RunFolder(runDir);
+for (const f of ['config', 'generator', 'promptSpec'] as const) {
+  if (!runFolder.has(f)) {
+    console.error(`${runDir}: not a run folder with a trained generator (no ${RUN_FILES[f]})`);
     process.exit(2);
   }
 }
-const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: GpdConfig }).config;
+const cfg = runFolder.readConfig().config;
 if (!cfg.bank.dir) {
   console.error(`${runDir}: its config has no bank.dir; this diagnostic reads the bank from there`);
   process.exit(2);
@@ -72,8 +72,8 @@ await initBackend();
 const maxRegions = Number(args['max-regions']);
 const { sources } = resolveRunCities(cfg);
 const bank = loadBank(resolve(cfg.bank.dir));
-const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
-const generator = loadGenerator(join(runDir, 'generator'));
+const spec = loadPromptSpec(runFolder.path('promptSpec'));
+const generator = loadGenerator(runFolder.path('generator'));
 const model = createForecaster(cfg.bank.model);
 const K = cfg.data.kDays;
 const feature = cfg.data.feature;

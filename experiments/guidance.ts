@@ -5,11 +5,12 @@
  *
  *   node --import tsx experiments/guidance.ts results/2026-12-02/runs/la-loop__family__k3__s1__main 0 1 3
  */
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { runTransfer } from '../src/transfer/pipeline.js';
 import type { GpdConfig } from '../src/config/schema.js';
 import type { Method } from '../src/transfer/evaluate.js';
+import { RunFolder } from '../src/transfer/run-folder.js';
 
 const [run, ...scales] = process.argv.slice(2);
 if (!run || scales.length === 0 || scales.some((g) => !Number.isFinite(Number(g)) || Number(g) < 0)) {
@@ -17,16 +18,18 @@ if (!run || scales.length === 0 || scales.some((g) => !Number.isFinite(Number(g)
   process.exit(2);
 }
 const src = resolve(run);
-if (!existsSync(join(src, 'generator')) || !existsSync(join(src, 'config.json'))) {
+const source = new RunFolder(src);
+if (!source.has('generator') || !source.has('config')) {
   console.error(`${src}: not a run folder with a trained generator (no generator/ or config.json)`);
   process.exit(2);
 }
-const saved = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as { config: GpdConfig };
+const saved = source.readConfig();
 for (const g of scales.map(Number)) {
   const dir = `${src}-guidance-${g}`;
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true });
-    for (const f of ['generator', 'prompts', 'shared.safetensors']) if (existsSync(join(src, f))) cpSync(join(src, f), join(dir, f), { recursive: true });
+    const copy = new RunFolder(dir);
+    for (const f of ['generator', 'promptSpec', 'shared'] as const) if (source.has(f)) cpSync(source.path(f), copy.path(f), { recursive: true });
   }
   const config: GpdConfig = { ...saved.config, sampling: { ...saved.config.sampling, guidance: g } };
   const r = await runTransfer({ config, runDir: dir, methods: ['gpd_zero_shot', 'random_init', 'bank_mean_zero_shot', 'gpd_calibrated', 'random_init_calibrated'] });

@@ -32,7 +32,7 @@ import { fitNormalizer } from './normalize.js';
 import { BASELINE_KINDS, STD_FLOOR, type BaselineKind, type Normalizer } from './encoding.js';
 import { checkRange, type StepRange } from './range.js';
 import { OUT_STEPS } from './task.js';
-import { fitTimeProfile, timeSlot, type TimeProfile } from './time-profile.js';
+import { fitTimeProfile, timeSlot } from './time-profile.js';
 
 /** Half width of the profile's pooling window (at least one slot either side when a day allows it). */
 export const SEASONAL_HALF_WINDOW_MINUTES = 60;

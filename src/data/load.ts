@@ -4,15 +4,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError, type City, type NodeAttributes } from './city.js';
+import { DataError, type City } from './city.js';
 import {
-  columnIndex,
-  numericColumn,
   parseTimestamp,
   readCsvMatrix,
-  readCsvTable,
   readEdgeList,
-  readNode2vecText,
   readWideCsvSeries,
   type Edge,
   type SeriesData,
@@ -20,14 +16,12 @@ import {
 import {
   readManifest,
   type AdjacencySpec,
-  type CategorySpec,
-  type CoordsSpec,
-  type EmbeddingSpec,
   type LoadedManifest,
   type SeriesSpec,
   type WeightSpec,
 } from './loaders/manifest.js';
-import { nodeLinkCoords, nodeLinkEdges, nodeLinkSeries, readNodeLinkDoc, type NodeLinkDoc } from './loaders/nodelink.js';
+import { nodeLinkDoc, nodeLinkEdges, nodeLinkSeries, type DocCache } from './loaders/nodelink.js';
+import { loadAttributes } from './load-attributes.js';
 import { readArray, readNpz, type NpyArray } from './loaders/npy.js';
 import {
   checkAdjacencyValues,
@@ -36,7 +30,7 @@ import {
   missingSpecOf,
   selectRows,
   validateCity,
-  type LocatedMatrix,
+  arrayMatrix,
   type MissingSpec,
   type RowSelection,
 } from './validate.js';
@@ -54,18 +48,6 @@ export function loadCity(pathToManifestOrFolder: string): City {
     throw new DataError(`no city manifest or folder at ${pathToManifestOrFolder}`);
   }
   return loadCityFromManifest(readManifest(file));
-}
-
-/** Parse cache for one load: node-link files feed series, graph and coordinates. */
-type DocCache = Map<string, NodeLinkDoc>;
-
-function nodeLinkDoc(cache: DocCache, file: string): NodeLinkDoc {
-  let doc = cache.get(file);
-  if (!doc) {
-    doc = readNodeLinkDoc(file);
-    cache.set(file, doc);
-  }
-  return doc;
 }
 
 export function loadCityFromManifest(loaded: LoadedManifest): City {
@@ -297,12 +279,6 @@ function selectEdges(edges: Edge[], select: RowSelection, N: number, file: strin
   return out;
 }
 
-function arrayMatrix(arr: NpyArray, file: string, key: string | undefined): LocatedMatrix {
-  const where = key ? `${file} [${key}]` : file;
-  if (arr.shape.length !== 2) throw new DataError(`${where}: expected a 2-D array, got shape (${arr.shape.join(', ')})`);
-  const [rows, cols] = arr.shape as [number, number];
-  return { rows, cols, data: Float64Array.from(arr.data), file: where, locate: (r, c) => `${where} [${r}, ${c}]` };
-}
 
 /**
  * Smallest weight a kept link gets: exp(-(d/sigma)^2) underflows to 0 in float32 for long links
@@ -340,97 +316,3 @@ function distanceStatistic(d: number[], stat: 'std' | 'mean' | 'median'): number
 // ---------------------------------------------------------------------------------------------
 // Node attributes
 
-type AttributesSpec = LoadedManifest['manifest']['attributes'];
-
-function loadAttributes(spec: AttributesSpec, s: SeriesData, resolvePath: (p: string) => string, docs: DocCache): NodeAttributes {
-  const out: NodeAttributes = {};
-  if (spec.coords) Object.assign(out, loadCoords(spec.coords, s, resolvePath, docs));
-  for (const [name, e] of Object.entries(spec.embeddings ?? {})) {
-    out.embeddings ??= {};
-    out.embeddings[name] = loadEmbedding(e, s.N, resolvePath, name);
-  }
-  for (const [name, c] of Object.entries(spec.categories ?? {})) {
-    out.categories ??= {};
-    out.categories[name] = loadCategory(c, s.N, resolvePath, name);
-  }
-  return out;
-}
-
-function loadCoords(spec: CoordsSpec, s: SeriesData, resolvePath: (p: string) => string, docs: DocCache): Pick<NodeAttributes, 'coords' | 'coordKind'> {
-  const N = s.N;
-  if (spec.format === 'grid') {
-    const coords = new Float32Array(N * 2);
-    for (let i = 0; i < N; i++) {
-      coords[i * 2] = i % spec.columns; // x = column
-      coords[i * 2 + 1] = Math.floor(i / spec.columns); // y = row
-    }
-    return { coords, coordKind: 'grid' };
-  }
-  const file = resolvePath(spec.file);
-  if (spec.format === 'node-link') {
-    const xy = nodeLinkCoords(nodeLinkDoc(docs, file), spec.idKey, spec.x, spec.y, s.nodeIds);
-    return { coords: Float32Array.from(xy), coordKind: spec.kind };
-  }
-  const table = readCsvTable(file, { header: spec.header, delimiter: spec.delimiter });
-  const xs = numericColumn(table, columnIndex(table, spec.x, 'x'));
-  const ys = numericColumn(table, columnIndex(table, spec.y, 'y'));
-  let rows: number[];
-  if (spec.idColumn !== undefined) {
-    const ic = columnIndex(table, spec.idColumn, 'idColumn');
-    const rowOf = new Map<string, number>();
-    table.rows.forEach((row, r) => {
-      const id = row[ic]!.trim().replace(/^"|"$/g, '');
-      const prev = rowOf.get(id);
-      if (prev !== undefined) throw new DataError(`${file}, line ${table.lineOf(r)}: duplicate node id "${id}" (first at line ${table.lineOf(prev)})`);
-      rowOf.set(id, r);
-    });
-    rows = s.nodeIds.map((id) => {
-      const r = rowOf.get(id);
-      if (r === undefined) throw new DataError(`${file}: no row for node "${id}" in column ${spec.idColumn}`);
-      return r;
-    });
-  } else {
-    rows = selectRows(table.rows.length, N, spec.select, `coordinates ${file}`);
-  }
-  const coords = new Float32Array(N * 2);
-  rows.forEach((r, n) => {
-    const x = xs[r]!;
-    const y = ys[r]!;
-    if (spec.kind === 'latlon' && (Math.abs(y) > 90 || Math.abs(x) > 180)) {
-      throw new DataError(`${file}, line ${table.lineOf(r)}: (lon ${x}, lat ${y}) is not a valid longitude/latitude (node "${s.nodeIds[n]}")`);
-    }
-    coords[n * 2] = x;
-    coords[n * 2 + 1] = y;
-  });
-  return { coords, coordKind: spec.kind };
-}
-
-function loadEmbedding(spec: EmbeddingSpec, N: number, resolvePath: (p: string) => string, name: string): { dim: number; data: Float32Array } {
-  const file = resolvePath(spec.file);
-  const m =
-    spec.format === 'dense-csv'
-      ? readCsvMatrix(file, { header: spec.header, delimiter: spec.delimiter })
-      : spec.format === 'node2vec-txt'
-        ? readNode2vecText(file)
-        : arrayMatrix(readArray(file, spec.key), file, spec.key);
-  for (let i = 0; i < m.data.length; i++) {
-    if (!Number.isFinite(m.data[i]!)) throw new DataError(`${m.locate(Math.floor(i / m.cols), i % m.cols)}: embedding value ${m.data[i]} is not finite`);
-  }
-  const rows = selectRows(m.rows, N, spec.select, `embedding "${name}" ${file}`);
-  const data = new Float32Array(N * m.cols);
-  rows.forEach((r, n) => data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), n * m.cols));
-  return { dim: m.cols, data };
-}
-
-function loadCategory(spec: CategorySpec, N: number, resolvePath: (p: string) => string, name: string): Int32Array {
-  const file = resolvePath(spec.file);
-  const table = readCsvTable(file, { header: spec.header, delimiter: spec.delimiter });
-  const c = columnIndex(table, spec.column, 'column');
-  const values = numericColumn(table, c);
-  const rows = selectRows(values.length, N, spec.select, `category "${name}" ${file}`);
-  return Int32Array.from(rows, (r) => {
-    const v = values[r]!;
-    if (!Number.isInteger(v)) throw new DataError(`${file}, line ${table.lineOf(r)}, column ${c + 1}: category "${name}" value ${v} is not an integer`);
-    return v;
-  });
-}

@@ -4,6 +4,7 @@
  *   - `synthetic`       every city of the embedded generator
  *   - a path            a `*.city.json` manifest, or a folder holding a `city.json`
  */
+import { z } from 'zod';
 import type { City } from './city.js';
 import { DataError } from './city.js';
 import { loadCity } from './load.js';
@@ -16,7 +17,23 @@ export interface SyntheticDefaults {
   cities?: number;
 }
 
-export const DEFAULT_SYNTHETIC: SyntheticDefaults = { seed: 7, nodes: 24, days: 14, cities: 4 };
+/** The embedded generator's fields of the `data` config section. */
+export const SyntheticConfig = z.object({
+  /** Seed of the embedded synthetic generator (used by `synthetic:` references). */
+  syntheticSeed: z.number().int().default(7).describe('seed of the embedded synthetic generator'),
+  /** Regions per synthetic city. */
+  syntheticNodes: z.number().int().positive().default(24).describe('regions per synthetic city'),
+  /** Days per synthetic city. */
+  syntheticDays: z.number().int().positive().default(14).describe('days per synthetic city'),
+});
+export type SyntheticConfig = z.output<typeof SyntheticConfig>;
+
+/** The generator's settings from the config fields (4 cities: synth-a .. synth-d). */
+export function syntheticDefaultsOf(c: SyntheticConfig): SyntheticDefaults {
+  return { seed: c.syntheticSeed, nodes: c.syntheticNodes, days: c.syntheticDays, cities: 4 };
+}
+
+export const DEFAULT_SYNTHETIC: SyntheticDefaults = syntheticDefaultsOf(SyntheticConfig.parse({}));
 
 const syntheticCache = new Map<string, City[]>();
 

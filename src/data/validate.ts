@@ -4,6 +4,7 @@
  * module owns the rules themselves so every format rejects the same things with the same words.
  */
 import { DataError, type City } from './city.js';
+import type { NpyArray } from './loaders/npy.js';
 
 /** Input steps (12) + output steps (6): a series shorter than this yields no training window. */
 export const MIN_WINDOW_STEPS = 18;
@@ -187,4 +188,12 @@ export function checkTimestamps(ts: Float64Array, T: number, intervalMinutes: nu
       );
     }
   }
+}
+
+/** A 2-D array read from a .npy/.npz file as a located matrix (errors name the file, key and cell). */
+export function arrayMatrix(arr: NpyArray, file: string, key: string | undefined): LocatedMatrix {
+  const where = key ? `${file} [${key}]` : file;
+  if (arr.shape.length !== 2) throw new DataError(`${where}: expected a 2-D array, got shape (${arr.shape.join(', ')})`);
+  const [rows, cols] = arr.shape as [number, number];
+  return { rows, cols, data: Float64Array.from(arr.data), file: where, locate: (r, c) => `${where} [${r}, ${c}]` };
 }

@@ -354,3 +354,33 @@ function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): Che
   if (meta.bestValue === null) meta.bestValue = Infinity; // JSON turns Infinity into null
   return meta;
 }
+
+export interface LossRecord {
+  step: number;
+  loss: number;
+  /** Held-out loss, on validation steps. */
+  val?: number;
+}
+
+/**
+ * The training log of a trainer folder (`runDir`), one record per step; a resumed run may repeat
+ * steps, so the last record of each step is kept. Empty when the folder holds no log.
+ */
+export function readLossLog(runDir: string): LossRecord[] {
+  const file = join(runDir, LOSS_LOG);
+  if (!existsSync(file)) return [];
+  const byStep = new Map<number, LossRecord>();
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let r: LossRecord;
+      try {
+        r = JSON.parse(line) as LossRecord;
+      } catch {
+        throw new Error(`${file}:${i + 1}: not a JSON record (delete the file to drop the training curve)`);
+      }
+      byStep.set(r.step, r);
+    });
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}

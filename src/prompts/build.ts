@@ -26,8 +26,9 @@ import {
   type PromptSpec,
   type RawComponent,
 } from './spec.js';
-import { concatSamples, maeToJson, regionDaySamples, trainTemporalMae, type MaeConfig } from './temporal-mae.js';
+import { concatSamples, regionDaySamples, trainTemporalMae, type MaeConfig } from './temporal-mae.js';
 import type { StepRange } from '../data/range.js';
+import { maeToJson } from './temporal-mae-io.js';
 
 export interface FitPromptOptions extends Partial<PromptOptions> {
   /** Step range per source city (same order); default: each city's source training part. */

@@ -21,9 +21,10 @@ import {
   STRUCTURE_FEATURES,
   undirectedNeighbours,
 } from './spatial.js';
-import { maeFromJson, maeRegionEmbeddings, type TemporalMae, type TemporalMaeJson } from './temporal-mae.js';
+import { maeRegionEmbeddings, type TemporalMae } from './temporal-mae.js';
 import { fourierCoefficients, meanProfile, regionProfiles, relativeLevel, type CityProfiles } from './temporal-profile.js';
 import { checkRange, type StepRange } from '../data/range.js';
+import { maeFromJson, type TemporalMaeJson } from './temporal-mae-io.js';
 
 export type ComponentKind =
   | 'structure'

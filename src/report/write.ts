@@ -1,5 +1,5 @@
 /**
- * `report-data.json` (written by the pipeline) -> `report.html`, both in the run folder.
+ * `report-data.json` (report/data.ts, from the run's artefacts) -> `report.html`, both in the run folder.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,9 +7,11 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
 import { renderReport } from './html.js';
 import type { ReportData } from './types.js';
+import { writeReportData } from './data.js';
+import { RUN_FILES } from '../transfer/run-folder.js';
 
-export const REPORT_DATA_FILE = 'report-data.json';
-export const REPORT_HTML_FILE = 'report.html';
+export const REPORT_DATA_FILE = RUN_FILES.reportData;
+export const REPORT_HTML_FILE = RUN_FILES.reportHtml;
 
 const num = z.number().finite();
 /**
@@ -69,7 +71,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
  * Check parsed JSON against `ReportData`. Throws one error listing the first few problems, each naming the
  * file and the field (e.g. "report-data.json: setup.kDays: expected number, received undefined").
  */
-export function validateReportData(value: unknown, file = REPORT_DATA_FILE): ReportData {
+export function validateReportData(value: unknown, file: string = REPORT_DATA_FILE): ReportData {
   const result = reportDataSchema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues;
@@ -99,4 +101,10 @@ export async function writeReport(runDir: string): Promise<string> {
   const out = join(runDir, REPORT_HTML_FILE);
   writeFileAtomic(out, html);
   return out;
+}
+
+/** A finished run's report: report-data.json rebuilt from the run's artefacts, then report.html. */
+export async function writeRunReport(runDir: string): Promise<string> {
+  writeReportData(runDir);
+  return writeReport(runDir);
 }

@@ -4,7 +4,7 @@
  * saved as soon as they exist, so an interrupted evaluation resumes where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Forecaster } from '../models/types.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { Rng } from '../util/prng.js';
@@ -87,7 +87,8 @@ export interface EvaluateOptions {
   /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */
   prescale?: boolean;
   seed: number;
-  dir: string;
+  /** Where a region's predictions are saved (the run folder's eval/region-NNNNN.safetensors). */
+  regionFile: (region: number) => string;
   /** Methods to score (default: all). */
   methods?: readonly Method[];
   signal?: AbortSignal;
@@ -113,10 +114,6 @@ export interface RegionPredictions {
  * refused by name instead of silently mixed with new ones. Files without the field are version 1.
  */
 export const EVALUATION_VERSION = 1;
-
-function regionFile(dir: string, region: number): string {
-  return join(dir, `region-${String(region).padStart(5, '0')}.safetensors`);
-}
 
 async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<Partial<Record<Method, Float32Array>>> {
   const { model, prep } = o;
@@ -177,7 +174,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const methods = o.methods ?? defaultMethods(o.prep);
   for (const region of o.regions) {
     throwIfAborted(o.signal, 'evaluation');
-    const file = regionFile(o.dir, region);
+    const file = o.regionFile(region);
     // Methods already in the region's file are kept and only the missing ones run: the run folder's
     // configuration is checked against config.json (pipeline.ts), and every method draws from its
     // own labelled random stream, so a method computed alone equals the same method computed with
@@ -187,7 +184,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
       const r = readSafetensors(file);
       const version = Number(r.metadata['evaluation'] ?? 1);
       if (version !== EVALUATION_VERSION) {
-        throw new DataError(`${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ); delete ${o.dir} to score the run again`);
+        throw new DataError(`${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ); delete ${dirname(file)} to score the run again`);
       }
       saved = r.tensors;
     }

@@ -9,7 +9,7 @@ import type { GpdConfig } from '../config/schema.js';
 import { ParamLayout } from '../models/layout.js';
 import { TransformerDenoiser, type TransformerConfig } from '../diffusion/denoisers/transformer.js';
 import { fitNormalizer, normalize, clipRangeFromBank } from '../diffusion/tokenize.js';
-import { trainDenoiser, type TrainingSet, type TrainResult } from '../diffusion/trainer.js';
+import { readLossLog, trainDenoiser, type LossRecord, type TrainingSet, type TrainResult } from '../diffusion/trainer.js';
 import { Generator, makeGeneratorConfig, saveGenerator, loadGenerator, processFromConfig, type ProcessConfig } from '../diffusion/generator.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, type ProgressFn } from '../util/progress.js';
@@ -19,6 +19,14 @@ import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
 import { sourceSplit } from '../data/splits.js';
 import type { PromptSpec } from '../prompts/spec.js';
+
+/** The trainer's folder (checkpoint, loss log) inside a generator folder. */
+const TRAINING_DIR = 'training';
+
+/** The generator's training curve (step, loss, held-out loss), for the report. */
+export function generatorLossCurve(generatorDir: string): LossRecord[] {
+  return readLossLog(join(generatorDir, TRAINING_DIR));
+}
 
 /** The prompt spec the generator was trained with, inside the generator folder. */
 export const PROMPT_SPEC_FILE = 'prompt-spec.json';
@@ -123,7 +131,7 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
     seed: o.seed,
     validation: rows(heldOut),
     validateEvery: d.evalEvery,
-    runDir: join(o.dir, 'training'),
+    runDir: join(o.dir, TRAINING_DIR),
     resume: true,
     signal: o.signal,
     onProgress: (p) => o.onProgress?.({ task: 'diffusion', done: p.step, total: p.total, detail: `loss ${p.loss.toFixed(4)}${p.val !== undefined ? ` val ${p.val.toFixed(4)}` : ''}` }),

@@ -1,56 +1,111 @@
 /**
- * The diffusion stage on its own, for `gpd diffusion train|sample`: train a generator from an
- * existing bank, and sample models for any city from a generator folder alone.
+ * The stages `gpd transfer` shares with the stage commands (`gpd diffusion train|sample`): fit the
+ * prompt spec, build the bank entries' prompts and train a generator on them, and generate vectors
+ * for a city's regions and store them. Each exists once, here.
  */
 import { join, resolve } from 'node:path';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
 import { targetSplit } from '../data/splits.js';
 import type { GpdConfig } from '../config/schema.js';
-import { loadBank } from '../bank/store.js';
+import { loadBank, type LoadedBank } from '../bank/store.js';
+import { createForecaster } from '../models/registry.js';
 import { fitPromptSpec, regionPrompts, loadPromptSpec } from '../prompts/build.js';
-import { loadGenerator } from '../diffusion/generator.js';
-import { writeSafetensors } from '../util/safetensors.js';
+import type { PromptSpec } from '../prompts/spec.js';
+import { loadGenerator, type Generator } from '../diffusion/generator.js';
+import type { SamplingConfig } from '../diffusion/config.js';
+import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
-import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE } from './generate.js';
-import { createForecaster } from '../models/registry.js';
+import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE, type PromptSet, type TrainedGenerator } from './generate.js';
 
+/** The prompt spec of a run, fitted on its source cities (`prompts.temporal = mae` adds the learned temporal code). */
+export function fitRunPromptSpec(sources: City[], cfg: GpdConfig): Promise<PromptSpec> {
+  return fitPromptSpec(sources, { feature: cfg.data.feature, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
+}
+
+/** Train (or resume, or load when finished) the generator in `dir` on a bank and its entries' prompts. */
+export function trainGeneratorOnBank(o: {
+  bank: LoadedBank;
+  sources: City[];
+  spec: PromptSpec;
+  config: GpdConfig;
+  dir: string;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+}): Promise<TrainedGenerator> {
+  const byId = new Map(o.sources.map((c) => [c.id, c]));
+  for (const c of o.bank.index.cities) {
+    if (!byId.has(c.id)) throw new DataError(`bank ${o.bank.dir} holds city ${c.id}; pass it among the source cities so its prompts can be built`);
+  }
+  const cities = o.bank.index.cities.map((c) => byId.get(c.id)!);
+  return trainGenerator({
+    layout: createForecaster(o.bank.settings.model).layout,
+    vectors: o.bank.vectors,
+    prompts: bankEntryPrompts(o.bank, cities, o.spec),
+    config: o.config,
+    dir: o.dir,
+    seed: o.config.seed,
+    promptSpec: o.spec,
+    info: { bank: resolve(o.bank.dir), sources: cities.map((c) => c.id), baseline: o.bank.settings.baseline },
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+}
+
+/**
+ * One generated vector per region in `regions` (all when absent), from those regions' prompts; the
+ * generator feeds the prompt kinds it was trained with.
+ */
+export function generateVectors(gen: Generator, prompts: PromptSet, sampling: SamplingConfig, seed: number, regions?: number[], onProgress?: ProgressFn): Float32Array[] {
+  const c = gen.config.prompts;
+  const use = selectPrompts(prompts, c.spatial.dim > 0, c.temporal.dim > 0);
+  const pick = (rows?: Float32Array[]) => rows && (regions ? regions.map((r) => rows[r]!) : rows);
+  const spatial = pick(use.spatial);
+  const temporal = pick(use.temporal);
+  return gen.generate(
+    { ...(spatial ? { spatial } : {}), ...(temporal ? { temporal } : {}) },
+    { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
+  );
+}
+
+/** Generated vectors [count, P] (and the region of each) in one safetensors file. */
+export function writeGenerated(file: string, vectors: Float32Array[], regions: number[], metadata: Record<string, string>): void {
+  const P = vectors[0]?.length ?? 0;
+  const flat = new Float32Array(vectors.length * P);
+  vectors.forEach((v, i) => flat.set(v, i * P));
+  writeSafetensors(file, { vectors: { dtype: 'F32', shape: [vectors.length, P], data: flat }, regions: { dtype: 'I32', shape: [regions.length], data: Int32Array.from(regions) } }, metadata);
+}
+
+/** The vectors of a generated file, checked to hold exactly `regions` with P values each. */
+export function readGenerated(file: string, regions: number[], P: number): Float32Array[] {
+  const { tensors } = readSafetensors(file);
+  const saved = tensors['regions'] ? Array.from(tensors['regions'].data as Int32Array) : [];
+  if (saved.join(',') !== regions.join(',')) throw new DataError(`${file} holds other regions than this run scores; delete it to regenerate`);
+  const data = tensors['vectors']?.data as Float32Array | undefined;
+  if (!data || data.length !== regions.length * P) throw new DataError(`${file} does not hold ${regions.length} vectors of ${P} values; delete it to regenerate`);
+  return regions.map((_, i) => data.slice(i * P, (i + 1) * P));
+}
+
+/** `gpd diffusion train`: a generator from an existing bank. */
 export async function trainGeneratorFromBank(o: { bankDir: string; sources: City[]; config: GpdConfig; out: string; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<string> {
   await initBackend();
   const bank = loadBank(o.bankDir);
   if (!bank.complete) throw new DataError(`bank ${o.bankDir} is incomplete; finish it with \`gpd bank build\` (it resumes)`);
-  const byId = new Map(o.sources.map((c) => [c.id, c]));
-  for (const c of bank.index.cities) {
-    if (!byId.has(c.id)) throw new DataError(`bank ${o.bankDir} holds city ${c.id}; pass it with --city so its prompts can be built`);
-  }
-  const cities = bank.index.cities.map((c) => byId.get(c.id)!);
-  const spec = await fitPromptSpec(cities, { feature: o.config.data.feature, ...(o.config.prompts.temporal === 'mae' ? { mae: true } : {}) });
-  const prompts = bankEntryPrompts(bank, cities, spec);
-  const model = createForecaster(bank.settings.model);
-  const { generator } = await trainGenerator({
-    layout: model.layout,
-    vectors: bank.vectors,
-    prompts,
-    config: o.config,
-    dir: o.out,
-    seed: o.config.seed,
-    promptSpec: spec,
-    info: { bank: resolve(o.bankDir), sources: cities.map((c) => c.id), baseline: bank.settings.baseline },
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-  });
+  const cities = bank.index.cities.map((c) => o.sources.find((s) => s.id === c.id)).filter((c): c is City => c !== undefined);
+  const spec = await fitRunPromptSpec(cities, o.config);
+  const { generator } = await trainGeneratorOnBank({ bank, sources: o.sources, spec, config: o.config, dir: o.out, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   generator.dispose();
   return o.out;
 }
 
-/** Generate one model per region of `city` from its few-shot days; writes vectors + an index. */
+/** `gpd diffusion sample`: one model per region of `city` from its few-shot days; writes vectors + an index. */
 export async function sampleForCity(o: {
   generatorDir: string;
   city: City;
   kDays: number;
-  sampling: GpdConfig['sampling'];
+  sampling: SamplingConfig;
   seed: number;
   out: string;
   onProgress?: ProgressFn;
@@ -59,28 +114,13 @@ export async function sampleForCity(o: {
   const gen = loadGenerator(o.generatorDir);
   try {
     const spec = loadPromptSpec(join(o.generatorDir, PROMPT_SPEC_FILE));
-    const split = targetSplit(o.city, o.kDays);
-    const p = regionPrompts(o.city, spec, split.fewShot);
-    const c = gen.config.prompts;
-    const use = selectPrompts(p, c.spatial.dim > 0, c.temporal.dim > 0);
+    const prompts = regionPrompts(o.city, spec, targetSplit(o.city, o.kDays).fewShot);
     const t0 = performance.now();
-    const vectors = gen.generate(
-      { ...(use.spatial ? { spatial: use.spatial } : {}), ...(use.temporal ? { temporal: use.temporal } : {}) },
-      {
-        sampler: o.sampling.sampler,
-        steps: o.sampling.steps,
-        eta: o.sampling.eta,
-        guidance: o.sampling.guidance,
-        seed: o.seed,
-        onStep: (i, total) => o.onProgress?.({ task: 'generate', done: i, total }),
-      },
-    );
+    const vectors = generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress);
     const ms = performance.now() - t0;
-    const P = gen.layout.size;
-    const flat = new Float32Array(vectors.length * P);
-    vectors.forEach((v, i) => flat.set(v, i * P));
-    writeSafetensors(o.out, { vectors: { dtype: 'F32', shape: [vectors.length, P], data: flat } }, { city: o.city.id, model: gen.layout.modelName, layoutHash: gen.layout.hash(), sampler: o.sampling.sampler });
-    writeJsonAtomic(o.out.replace(/\.safetensors$/, '') + '.json', { city: o.city.id, regions: o.city.nodeIds, model: gen.layout.modelName, layoutHash: gen.layout.hash(), kDays: o.kDays, sampling: o.sampling, seed: o.seed, ms });
+    const meta = { city: o.city.id, model: gen.layout.modelName, layoutHash: gen.layout.hash(), sampler: o.sampling.sampler };
+    writeGenerated(o.out, vectors, vectors.map((_, i) => i), meta);
+    writeJsonAtomic(o.out.replace(/\.safetensors$/, '') + '.json', { ...meta, regions: o.city.nodeIds, kDays: o.kDays, sampling: o.sampling, seed: o.seed, ms });
     return { file: o.out, count: vectors.length, ms };
   } finally {
     gen.dispose();

@@ -8,21 +8,9 @@ import { sourceSplit, targetSplit } from '../../src/data/splits.js';
 import { initBackend, tf } from '../../src/runtime/backend.js';
 import { Rng } from '../../src/util/prng.js';
 import { writeSafetensors } from '../../src/util/safetensors.js';
-import {
-  concatSamples,
-  encodeSample,
-  loadTemporalMae,
-  maeFromJson,
-  maeRegionEmbeddings,
-  maeToJson,
-  MAE_WEIGHT_NAMES,
-  reconstructSample,
-  regionDaySamples,
-  saveTemporalMae,
-  trainTemporalMae,
-  type TemporalMae,
-} from '../../src/prompts/temporal-mae.js';
+import { concatSamples, encodeSample, maeRegionEmbeddings, MAE_WEIGHT_NAMES, reconstructSample, regionDaySamples, trainTemporalMae, type TemporalMae } from '../../src/prompts/temporal-mae.js';
 import { nearestLanduseRatio } from './fixtures.js';
+import { loadTemporalMae, maeFromJson, maeToJson, saveTemporalMae } from '../../src/prompts/temporal-mae-io.js';
 
 const cities = generateSyntheticCities({ seed: 11 });
 const target = cities[0]!;

@@ -30,7 +30,7 @@ function options(dir: string, methods: readonly Method[]): EvaluateOptions {
     shrink: true,
     prescale: true,
     seed: 1,
-    dir,
+    regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`),
     methods,
   };
 }

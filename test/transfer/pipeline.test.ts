@@ -10,7 +10,9 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { runTransfer, type MethodSummary } from '../../src/transfer/pipeline.js';
+import { runTransfer } from '../../src/transfer/pipeline.js';
+import type { MethodSummary } from '../../src/transfer/run-folder.js';
+import { writeReportData } from '../../src/report/data.js';
 import { METHODS, type Method } from '../../src/transfer/evaluate.js';
 
 const TINY = [
@@ -50,9 +52,12 @@ test('tiny synthetic pipeline (default encoding): every method scored, the seaso
     t.diagnostic(`MAE: ${mae(m)}`);
     // Fine-tuning on the few-shot days improves on the generated init.
     assert.ok(m.gpd.mae < m.gpd_zero_shot.mae, `GPD fine-tuned ${m.gpd.mae} vs zero-shot ${m.gpd_zero_shot.mae}`);
-    for (const f of ['config.json', 'results.json', 'report-data.json', 'generated.safetensors', 'generator/generator.json', 'generator/prompt-spec.json', 'bank/index.json']) {
+    for (const f of ['config.json', 'results.json', 'generated.safetensors', 'generator/generator.json', 'generator/prompt-spec.json', 'bank/index.json']) {
       assert.ok(existsSync(join(dir, f)), `missing ${f}`);
     }
+    // The report's data come from these artefacts alone, and show the run's own numbers.
+    const reportData = JSON.parse(readFileSync(writeReportData(dir), 'utf8'));
+    assert.equal(reportData.summary.find((r: { method: string }) => r.method === 'gpd').mae, m.gpd.mae);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     assert.equal(results.target, 'synth-d');
     assert.equal(results.regionsScored, 8);

@@ -89,7 +89,7 @@ test('evaluateTarget applies finetune.prescale: an oversized init fine-tuned bri
         shrink: false,
         prescale,
         seed: 1,
-        dir,
+        regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`),
         methods: ['gpd'],
       });
       return scores.result('gpd').metrics.maeMean;

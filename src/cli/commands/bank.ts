@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { resolveCities } from '../../data/resolve.js';
 import { EncodingConfig } from '../../data/encoding.js';
 import { buildBank } from '../../bank/build.js';
 import { BankConfig } from '../../bank/config.js';
 import { inspectBank, formatBankInspect } from '../../bank/inspect.js';
 import { loadConfig } from '../../config/load.js';
-import { syntheticDefaultsOf } from '../../transfer/pipeline.js';
+import { resolveSources } from '../../config/cities.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { UserError } from '../errors.js';
@@ -43,7 +42,7 @@ export function registerBankCommands(program: Command): void {
     if (!o.city && !o.config && !(o.set as string[]).some((s) => s.startsWith('data.sources='))) {
       throw new UserError('bank build needs source cities: --city <ref...> (or data.sources in the config)');
     }
-    const cities = cfg.data.sources.flatMap((r) => resolveCities(r, syntheticDefaultsOf(cfg)));
+    const cities = resolveSources(cfg);
     const renderer = new ProgressRenderer();
     const res = await withInterrupt((signal) =>
       buildBank({

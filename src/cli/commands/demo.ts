@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import { runTransfer } from '../../transfer/pipeline.js';
-import { writeReport } from '../../report/write.js';
+import { writeRunReport } from '../../report/write.js';
 import { formatResultsTable } from '../../transfer/table.js';
 import { ProgressRenderer, formatDuration } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
@@ -36,7 +36,7 @@ export function registerDemoCommand(program: Command): void {
       );
       renderer.done();
       console.log(formatResultsTable(result));
-      const report = await writeReport(result.runDir);
+      const report = await writeRunReport(result.runDir);
       console.log(`wall time: ${formatDuration((performance.now() - t0) / 1000)}`);
       console.log(`report: ${report}`);
     });

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { DataConfig, GpdConfig, SamplingConfig } from '../../config/schema.js';
 import { resolveCities, resolveCity } from '../../data/resolve.js';
 import { trainGeneratorFromBank, sampleForCity } from '../../transfer/stages.js';
-import { syntheticDefaultsOf } from '../../transfer/pipeline.js';
+import { syntheticDefaultsOf } from '../../data/resolve.js';
 import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { UserError } from '../errors.js';
@@ -30,7 +30,7 @@ export function registerDiffusionCommands(program: Command): void {
   addConfigFileOptions(train, 'diffusion.steps=500').action(async (o: { bank?: string; city: string[]; out: string; config?: string; set: string[] }) => {
     const config = loadConfig(o.config, [...(o.bank ? [`bank.dir=${JSON.stringify(o.bank)}`] : []), ...o.set]);
     if (!config.bank.dir) throw new UserError('diffusion train needs the bank folder: --bank <dir> (or bank.dir in the config)');
-    const sources = o.city.flatMap((r) => resolveCities(r, syntheticDefaultsOf(config)));
+    const sources = o.city.flatMap((r) => resolveCities(r, syntheticDefaultsOf(config.data)));
     const renderer = new ProgressRenderer();
     await withInterrupt((signal) => trainGeneratorFromBank({ bankDir: config.bank.dir!, sources, config, out: o.out, signal, onProgress: renderer.onProgress }));
     renderer.done();
@@ -47,7 +47,7 @@ export function registerDiffusionCommands(program: Command): void {
     const renderer = new ProgressRenderer();
     const r = await sampleForCity({
       generatorDir: o.generator as string,
-      city: resolveCity(o.city as string, syntheticDefaultsOf(config)),
+      city: resolveCity(o.city as string, syntheticDefaultsOf(config.data)),
       kDays: config.data.kDays,
       sampling: config.sampling,
       seed: config.seed,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { runTransfer } from '../../transfer/pipeline.js';
-import { writeReport } from '../../report/write.js';
+import { writeRunReport } from '../../report/write.js';
 import { ProgressRenderer } from '../progress.js';
 import { addConfigFileOptions } from '../config-options.js';
 import { withInterrupt } from '../interrupt.js';
@@ -26,6 +26,6 @@ export function registerTransferCommands(program: Command): void {
       );
       renderer.done();
       console.log(formatResultsTable(result));
-      if (opts.report) console.log(`report: ${await writeReport(result.runDir)}`);
+      if (opts.report) console.log(`report: ${await writeRunReport(result.runDir)}`);
     });
 }

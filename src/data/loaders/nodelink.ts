@@ -147,3 +147,15 @@ export function nodeLinkCoords(doc: NodeLinkDoc, idKey: string, xKey: string, yK
   });
   return out;
 }
+
+/** Parse cache for one load: node-link files feed series, graph and coordinates. */
+export type DocCache = Map<string, NodeLinkDoc>;
+
+export function nodeLinkDoc(cache: DocCache, file: string): NodeLinkDoc {
+  let doc = cache.get(file);
+  if (!doc) {
+    doc = readNodeLinkDoc(file);
+    cache.set(file, doc);
+  }
+  return doc;
+}

@@ -1,0 +1,173 @@
+/**
+ * A run folder of `gpd transfer`: the one module that knows its file names, reads and writes its
+ * summary files, and decides whether a folder may be resumed with a configuration. The CLI, the
+ * report, the pipeline and the experiments all ask it instead of spelling paths.
+ *
+ *   config.json              the resolved configuration, seed, command, versions, backend
+ *   bank/                    the parameter bank, unless bank.dir puts it elsewhere
+ *   shared.safetensors       the shared model, when the bank has none (random-init banks)
+ *   prompts/spec.json        the prompt spec fitted on the sources
+ *   generator/               the trained generator (diffusion/generator.ts, transfer/generate.ts)
+ *   generated.safetensors    one generated vector per scored target region
+ *   eval/region-NNNNN.safetensors   every method's test predictions for one region (resumable)
+ *   results.json             every method's scores (RunResults)
+ *   report-data.json, report.html   the report (report/)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { DataError } from '../data/city.js';
+import { GpdConfig } from '../config/schema.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { formatIssues } from '../util/zod-issues.js';
+
+export const RUN_FILES = {
+  config: 'config.json',
+  bank: 'bank',
+  shared: 'shared.safetensors',
+  promptSpec: join('prompts', 'spec.json'),
+  generator: 'generator',
+  generated: 'generated.safetensors',
+  eval: 'eval',
+  results: 'results.json',
+  reportData: 'report-data.json',
+  reportHtml: 'report.html',
+} as const;
+export type RunFile = keyof typeof RUN_FILES;
+
+const finite = z.number().nullable().transform((v) => (v === null ? NaN : v));
+
+/** One method's scores over the scored regions (original units). */
+export const MethodSummary = z.object({
+  mae: finite,
+  rmse: finite,
+  mape: finite,
+  maeByHorizon: z.array(finite),
+  rmseByHorizon: z.array(finite),
+  /** Regions where fine-tuned GPD has the lower mean MAE than this method. */
+  regionsWon: z.number().optional(),
+});
+export type MethodSummary = z.output<typeof MethodSummary>;
+
+/** results.json: what a finished run scored, and the settings a results table must name (PROTOCOL.md). */
+export const RunResults = z.object({
+  target: z.string(),
+  sources: z.array(z.string()),
+  model: z.string(),
+  kDays: z.number(),
+  conditioning: z.string(),
+  sampler: z.string(),
+  samplerSteps: z.number(),
+  seed: z.number(),
+  regionsScored: z.number(),
+  regionsTotal: z.number(),
+  methods: z.record(z.string(), MethodSummary),
+  labels: z.record(z.string(), z.string()),
+  wallSeconds: z.number().optional(),
+});
+export type RunResults = z.output<typeof RunResults>;
+
+/** config.json as written by writeConfig. */
+export interface SavedRunConfig {
+  config: GpdConfig;
+  seed: number;
+  command: string | null;
+  versions: Record<string, string>;
+  backend: string;
+}
+
+/** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
+export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => configDiff(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  return [`${prefix || '(root)'}: ${JSON.stringify(a) ?? 'absent'} -> ${JSON.stringify(b) ?? 'absent'}`];
+}
+
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`${file} not found: ${what}`);
+    throw err;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DataError(`${file} is not valid JSON (${(err as Error).message}); delete it and rerun the command that writes it`);
+  }
+}
+
+export class RunFolder {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  path(file: RunFile): string {
+    return join(this.dir, RUN_FILES[file]);
+  }
+
+  has(file: RunFile): boolean {
+    return existsSync(this.path(file));
+  }
+
+  /** The bank this run uses: bank.dir when set (shared between runs), else the run's own. */
+  bankDir(cfg: GpdConfig): string {
+    return cfg.bank.dir ? resolve(cfg.bank.dir) : this.path('bank');
+  }
+
+  evalRegion(region: number): string {
+    return join(this.path('eval'), `region-${String(region).padStart(5, '0')}.safetensors`);
+  }
+
+  /** A finished run holds its results. */
+  isFinished(): boolean {
+    return this.has('results');
+  }
+
+  readConfig(): SavedRunConfig {
+    const file = this.path('config');
+    const saved = readJson(file, `${this.dir} is not a run folder of \`gpd transfer\``) as Partial<SavedRunConfig>;
+    const parsed = GpdConfig.safeParse(saved?.config);
+    if (!parsed.success) throw new DataError(`${file}: its configuration is not valid for this gpd:\n${formatIssues(parsed.error, saved?.config, GpdConfig, 'config.').map((l) => `  ${l}`).join('\n')}`);
+    return { config: parsed.data, seed: saved.seed ?? parsed.data.seed, command: saved.command ?? null, versions: saved.versions ?? {}, backend: saved.backend ?? 'unknown' };
+  }
+
+  /**
+   * Refuse to resume a run folder made with a different configuration (results would silently mix),
+   * naming every key that differs. A folder without config.json is new.
+   */
+  checkConfig(cfg: GpdConfig): void {
+    if (!this.has('config')) return;
+    const saved = readJson(this.path('config'), '') as { config?: unknown };
+    const diff = configDiff(saved.config, cfg);
+    if (diff.length > 0) {
+      throw new DataError(
+        `run folder ${this.dir} was made with a different configuration (${diff.join('; ')}); ` +
+          'use a new --out folder, or the same settings to resume',
+      );
+    }
+  }
+
+  writeConfig(cfg: GpdConfig, info: { command: string | null; versions: Record<string, string>; backend: string }): void {
+    writeJsonAtomic(this.path('config'), { config: cfg, seed: cfg.seed, command: info.command, versions: info.versions, backend: info.backend });
+  }
+
+  readResults(): RunResults {
+    const file = this.path('results');
+    const json = readJson(file, `run \`gpd transfer --out ${this.dir}\` first (with the same -c/--set; it resumes if interrupted)`);
+    const parsed = RunResults.safeParse(json);
+    if (!parsed.success) throw new DataError(`${file} is not a results file of this gpd:\n${formatIssues(parsed.error, json, RunResults).map((l) => `  ${l}`).join('\n')}`);
+    return parsed.data;
+  }
+
+  writeResults(r: RunResults): void {
+    writeJsonAtomic(this.path('results'), r);
+  }
+}
