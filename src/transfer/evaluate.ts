@@ -3,21 +3,20 @@
  * same base model, splits and fine-tuning budget for all of them. Each region's predictions are
  * saved as soon as they exist, so an interrupted evaluation resumes where it stopped.
  */
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Forecaster } from '../models/types.js';
-import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { Rng } from '../util/prng.js';
-import { DataError } from '../data/city.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
 import { fitForecaster } from '../train/fit.js';
 import type { TrainOptions } from '../train/config.js';
 import { historicalAveragePredict } from '../baselines/historical-average.js';
 import { lastValuePredict } from '../baselines/last-value.js';
-import { predictWindows } from '../train/predict.js';
+import { pooledMetrics, predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
 import { shrinkToBaseline, prescaleToTraining } from '../train/calibrate.js';
+import { EVALUATION_VERSION, readEvalRegion, writeEvalRegion, type ValidationScore } from './eval-file.js';
+
+export { EVALUATION_VERSION };
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
@@ -50,6 +49,16 @@ export const METHODS = [
   'random_init_calibrated',
 ] as const;
 export type Method = (typeof METHODS)[number];
+
+/** Methods that forecast without a network: they have no model to store, forecast with or export. */
+export const BASELINE_METHODS = ['ha', 'last', 'seasonal_baseline'] as const satisfies readonly Method[];
+/** Methods whose forecasts come from a parameter vector: evaluation stores each region's vector and validation score. */
+export const MODEL_METHODS = METHODS.filter((m) => !(BASELINE_METHODS as readonly Method[]).includes(m)) as Exclude<Method, (typeof BASELINE_METHODS)[number]>[];
+export type ModelMethod = (typeof MODEL_METHODS)[number];
+
+export function isModelMethod(m: string): m is ModelMethod {
+  return (MODEL_METHODS as readonly string[]).includes(m);
+}
 
 export const METHOD_LABELS: Record<Method, string> = {
   ha: 'Historical average',
@@ -107,15 +116,14 @@ export interface RegionPredictions {
   preds: Partial<Record<Method, Float32Array>>;
 }
 
-/**
- * Version of what evaluation computes. A region's saved predictions are reused on resume (only missing
- * methods run), and the run folder's config.json catches a changed configuration but not changed
- * code: bump this with any change that alters a method's predictions, so older eval folders are
- * refused by name instead of silently mixed with new ones. Files without the field are version 1.
- */
-export const EVALUATION_VERSION = 1;
+/** What one region's evaluation produced for the methods it ran. */
+interface RegionOutcome {
+  preds: Partial<Record<Method, Float32Array>>;
+  params: Partial<Record<ModelMethod, Float32Array>>;
+  validation: Partial<Record<ModelMethod, ValidationScore>>;
+}
 
-async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<Partial<Record<Method, Float32Array>>> {
+async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<RegionOutcome> {
   const { model, prep } = o;
   const t = targetRegion(prep, region);
   const { dataset, test } = t;
@@ -133,11 +141,10 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
     }
     return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
   };
-  const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
   const ha = historicalAveragePredict(prep.ha, prep.city, region, test);
   const randomInit = model.layout.init(rng.fork('random-init'));
-  // Each method's forecast; only the requested ones run (ablations need just the GPD rows).
-  const compute: Record<Method, () => Promise<Float32Array> | Float32Array> = {
+  // The forecasts of the methods without a network.
+  const baselines: Record<Exclude<Method, ModelMethod>, () => Float32Array> = {
     ha: () => ha,
     last: () => lastValuePredict(prep.city, region, prep.feature, test, ha),
     // A network that outputs zero: the baseline forecast every model corrects.
@@ -145,19 +152,32 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
       if (!prep.norm.baseline) throw new Error('seasonal_baseline is scored only when the models have a baseline (data.baseline is none)');
       return test.yOffset.slice();
     },
-    target_only: async () => run(await tune(randomInit, 'target-only')),
-    source_transfer: async () => run(await tune(o.inits.shared, 'source-transfer')),
-    bank_mean: async () => run(await tune(o.inits.bankMean, 'bank-mean')),
-    nearest_prompt: async () => run(await tune(o.inits.nearest(region), 'nearest-prompt')),
-    gpd_zero_shot: () => run(o.inits.generated(region)),
-    gpd: async () => run(await tune(o.inits.generated(region), 'gpd')),
-    random_init: () => run(randomInit),
-    bank_mean_zero_shot: () => run(o.inits.bankMean),
-    gpd_calibrated: () => run(prescaleToTraining(model, o.inits.generated(region), dataset).params),
-    random_init_calibrated: () => run(prescaleToTraining(model, randomInit, dataset).params),
   };
-  const out: Partial<Record<Method, Float32Array>> = {};
-  for (const m of methods) out[m] = await compute[m]();
+  // The model of every network method; only the requested ones run (ablations need just the GPD rows).
+  const models: Record<ModelMethod, () => Promise<Float32Array> | Float32Array> = {
+    target_only: () => tune(randomInit, 'target-only'),
+    source_transfer: () => tune(o.inits.shared, 'source-transfer'),
+    bank_mean: () => tune(o.inits.bankMean, 'bank-mean'),
+    nearest_prompt: () => tune(o.inits.nearest(region), 'nearest-prompt'),
+    gpd_zero_shot: () => o.inits.generated(region),
+    gpd: () => tune(o.inits.generated(region), 'gpd'),
+    random_init: () => randomInit,
+    bank_mean_zero_shot: () => o.inits.bankMean,
+    gpd_calibrated: () => prescaleToTraining(model, o.inits.generated(region), dataset).params,
+    random_init_calibrated: () => prescaleToTraining(model, randomInit, dataset).params,
+  };
+  const out: RegionOutcome = { preds: {}, params: {}, validation: {} };
+  for (const m of methods) {
+    if (!isModelMethod(m)) {
+      out.preds[m] = baselines[m]();
+      continue;
+    }
+    const params = await models[m]();
+    out.params[m] = params;
+    out.preds[m] = predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
+    // The few-shot validation score, what a per-region choice between methods may look at (gpd-auto).
+    out.validation[m] = pooledMetrics(model, params, [dataset], 'val');
+  }
   return out;
 }
 
@@ -179,28 +199,18 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     // configuration is checked against config.json (pipeline.ts), and every method draws from its
     // own labelled random stream, so a method computed alone equals the same method computed with
     // all others (test/transfer/evaluate.test.ts).
-    let saved: Record<string, SafeTensor> = {};
-    if (existsSync(file)) {
-      const r = readSafetensors(file);
-      const version = Number(r.metadata['evaluation'] ?? 1);
-      if (version !== EVALUATION_VERSION) {
-        throw new DataError(`${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ); delete ${dirname(file)} to score the run again`);
-      }
-      saved = r.tensors;
-    }
-    const missing = methods.filter((m) => !saved[m]);
-    const preds: Partial<Record<Method, Float32Array>> = {};
-    for (const m of methods) if (saved[m]) preds[m] = saved[m]!.data as Float32Array;
+    const saved = readEvalRegion(file);
+    const missing = methods.filter((m) => !saved.preds[m] || (isModelMethod(m) && !saved.params[m]));
     if (missing.length > 0) {
       const fresh = await evaluateRegion(o, region, missing);
       throwIfAborted(o.signal, 'evaluation');
-      const tensors: Record<string, SafeTensor> = { ...saved };
-      for (const m of missing) {
-        preds[m] = fresh[m]!;
-        tensors[m] = { dtype: 'F32', shape: [fresh[m]!.length], data: fresh[m]! };
-      }
-      writeSafetensors(file, tensors, { region: String(region), city: o.prep.city.id, evaluation: String(EVALUATION_VERSION) });
+      Object.assign(saved.preds, fresh.preds);
+      Object.assign(saved.params, fresh.params);
+      Object.assign(saved.validation, fresh.validation);
+      writeEvalRegion(file, saved, { region, city: o.prep.city.id });
     }
+    const preds: Partial<Record<Method, Float32Array>> = {};
+    for (const m of methods) preds[m] = saved.preds[m]!;
     const test = targetRegion(o.prep, region).test;
     for (const m of methods) {
       const p = preds[m]!;

@@ -29,6 +29,7 @@ import { bankEntryPrompts } from './generate.js';
 import { fitRunPromptSpec, generateVectors, readGenerated, trainGeneratorOnBank, writeGenerated } from './stages.js';
 import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
+import { writeTargetFile } from './target-file.js';
 import type { MethodScores } from './scores.js';
 import { RunFolder, type MethodSummary, type RunResults } from './run-folder.js';
 
@@ -175,7 +176,8 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   const generatedOf = new Map(regions.map((r, i) => [r, generated[i]!]));
   generator.dispose();
 
-  // 5. Evaluate every method.
+  // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
+  if (!run.has('target')) writeTargetFile(run.path('target'), prep, regions);
   const { shrink, prescale, ...finetune } = cfg.finetune;
   const { scores } = await evaluateTarget({
     model,

@@ -9,7 +9,9 @@
  *   prompts/spec.json        the prompt spec fitted on the sources
  *   generator/               the trained generator (diffusion/generator.ts, transfer/generate.ts)
  *   generated.safetensors    one generated vector per scored target region
- *   eval/region-NNNNN.safetensors   every method's test predictions for one region (resumable)
+ *   target.json              the target as its models see it: encoding, split, scored regions' subgraphs
+ *   eval/region-NNNNN.safetensors   every method's test predictions, models and validation scores for
+ *                            one region (resumable; transfer/eval-file.ts)
  *   results.json             every method's scores (RunResults)
  *   report-data.json, report.html   the report (report/)
  */
@@ -28,6 +30,7 @@ export const RUN_FILES = {
   promptSpec: join('prompts', 'spec.json'),
   generator: 'generator',
   generated: 'generated.safetensors',
+  target: 'target.json',
   eval: 'eval',
   results: 'results.json',
   reportData: 'report-data.json',

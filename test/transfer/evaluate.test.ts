@@ -8,6 +8,9 @@ import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
 import { EVALUATION_VERSION, evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
 import { readSafetensors, writeSafetensors } from '../../src/util/safetensors.js';
+import { readEvalRegion } from '../../src/transfer/eval-file.js';
+import { predictWindows, pooledMetrics } from '../../src/train/predict.js';
+import { targetRegion } from '../../src/train/target.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { prepareTarget } from '../../src/train/target.js';
 
@@ -51,8 +54,9 @@ test('evaluateTarget resumes a region file with other methods: kept methods are 
     assert.deepEqual(resumed.predictions[0]!.preds.target_only, marked, 'the kept target_only predictions were recomputed');
     resumed.predictions[0]!.preds.target_only = marked.map((v) => v - 1000);
     for (const file of readdirSync(partial)) {
-      const kept = readSafetensors(join(partial, file)).tensors;
-      assert.deepEqual(Object.keys(kept).sort(), [...all].sort(), `${file} holds every method after the resume`);
+      const kept = readEvalRegion(join(partial, file));
+      assert.deepEqual(Object.keys(kept.preds).sort(), [...all].sort(), `${file} holds every method after the resume`);
+      assert.deepEqual(Object.keys(kept.params).sort(), [...all].sort(), `${file} holds every method's model after the resume`);
     }
     for (let r = 0; r < 2; r++) {
       for (const m of all) {
@@ -102,7 +106,7 @@ test('a region whose few-shot validation targets are all missing gets one warnin
   }
 });
 
-test('a region file saved by another evaluation version is refused by name; one without the field reads as version 1', async () => {
+test('a region file saved by another evaluation version is refused by name; one without the field reads as version 1 and is refused too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-version-'));
   try {
     await evaluateTarget(options(dir, ['gpd_zero_shot']));
@@ -111,9 +115,33 @@ test('a region file saved by another evaluation version is refused by name; one 
     assert.equal(metadata['evaluation'], String(EVALUATION_VERSION));
     const { evaluation: _, ...unversioned } = metadata;
     writeSafetensors(first, tensors, unversioned);
-    if (EVALUATION_VERSION === 1) await evaluateTarget(options(dir, ['gpd_zero_shot']));
+    // Version 1 files (no field) hold no models: refused like any other version.
+    await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), /saved by evaluation version 1, this code computes version 2/);
     writeSafetensors(first, tensors, { ...metadata, evaluation: String(EVALUATION_VERSION + 1) });
     await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), (e: Error) => e.message.includes(first) && /evaluation version \d+, this code computes version \d+/.test(e.message) && e.message.includes(`delete ${dir}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('each model-based method\'s model and validation score are stored: the model reproduces the saved predictions; baselines store none', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-models-'));
+  try {
+    await evaluateTarget(options(dir, ['ha', 'seasonal_baseline', 'gpd_zero_shot', 'gpd']));
+    const file = join(dir, 'region-00003.safetensors');
+    const saved = readEvalRegion(file);
+    assert.deepEqual(Object.keys(saved.params).sort(), ['gpd', 'gpd_zero_shot']);
+    assert.deepEqual(Object.keys(saved.validation).sort(), ['gpd', 'gpd_zero_shot']);
+    assert.deepEqual(saved.params.gpd_zero_shot, oversized);
+    assert.notDeepEqual(saved.params.gpd, oversized);
+    const { dataset, test: windows } = targetRegion(prep, 3);
+    for (const m of ['gpd', 'gpd_zero_shot']) {
+      assert.deepEqual(predictWindows(model, saved.params[m]!, dataset.adjacency, dataset.n, windows, dataset.norm), saved.preds[m], m);
+      const v = pooledMetrics(model, saved.params[m]!, [dataset], 'val');
+      assert.ok(v.mae > 0 && Math.abs(v.mae - saved.validation[m]!.mae) < 1e-12, `${m} validation MAE ${saved.validation[m]!.mae} vs ${v.mae}`);
+    }
+    // Fine-tuning shrank the oversized correction, which shows on the validation days.
+    assert.ok(saved.validation.gpd!.mae < saved.validation.gpd_zero_shot!.mae);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,75 @@
+/**
+ * One scored region's evaluation file (the run folder's eval/region-NNNNN.safetensors): every method's
+ * test-period predictions, and for every model-based method the parameter vector that made them and its
+ * score on the few-shot validation part. Evaluation writes it (atomically, so a killed run resumes);
+ * forecasting, serving and export read the models back from it.
+ *
+ *   tensors   "<method>"          F32 [testWindows * 6]  predictions, original units
+ *             "<method>.params"  F32 [P]                the model (ParamLayout order), model-based methods only
+ *   metadata  region, city, evaluation (version), validation (JSON: method -> {mae, rmse} on the
+ *             few-shot validation windows, original units; null where nothing was observed)
+ */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataError } from '../data/city.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+
+/**
+ * Version of what evaluation computes and stores. A region's saved predictions are reused on resume
+ * (only missing methods run), and the run folder's config.json catches a changed configuration but not
+ * changed code: bump this with any change that alters a method's predictions or what the file holds, so
+ * older eval folders are refused by name instead of silently mixed with new ones. Files without the
+ * field are version 1. Version 2 added the models and their validation scores.
+ */
+export const EVALUATION_VERSION = 2;
+
+const PARAMS_SUFFIX = '.params';
+
+export interface ValidationScore {
+  /** NaN when the validation windows hold no observed target. */
+  mae: number;
+  rmse: number;
+}
+
+export interface EvalRegionFile {
+  preds: Record<string, Float32Array>;
+  params: Record<string, Float32Array>;
+  validation: Record<string, ValidationScore>;
+}
+
+export function emptyEvalRegion(): EvalRegionFile {
+  return { preds: {}, params: {}, validation: {} };
+}
+
+/** The region's saved file, or an empty one when it does not exist yet; a file of another version is refused. */
+export function readEvalRegion(file: string): EvalRegionFile {
+  if (!existsSync(file)) return emptyEvalRegion();
+  const r = readSafetensors(file);
+  const version = Number(r.metadata['evaluation'] ?? 1);
+  if (version !== EVALUATION_VERSION) {
+    throw new DataError(
+      `${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} ` +
+        `(its predictions or stored models may differ); delete ${dirname(file)} to score the run again`,
+    );
+  }
+  const out = emptyEvalRegion();
+  for (const [name, t] of Object.entries(r.tensors)) {
+    if (name.endsWith(PARAMS_SUFFIX)) out.params[name.slice(0, -PARAMS_SUFFIX.length)] = t.data as Float32Array;
+    else out.preds[name] = t.data as Float32Array;
+  }
+  const raw = JSON.parse(r.metadata['validation'] ?? '{}') as Record<string, { mae: number | null; rmse: number | null }>;
+  for (const [m, s] of Object.entries(raw)) out.validation[m] = { mae: s.mae ?? NaN, rmse: s.rmse ?? NaN };
+  return out;
+}
+
+const f32 = (data: Float32Array): SafeTensor => ({ dtype: 'F32', shape: [data.length], data });
+
+export function writeEvalRegion(file: string, content: EvalRegionFile, info: { region: number; city: string }): void {
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [m, p] of Object.entries(content.preds)) tensors[m] = f32(p);
+  for (const [m, p] of Object.entries(content.params)) tensors[`${m}${PARAMS_SUFFIX}`] = f32(p);
+  const validation = Object.fromEntries(
+    Object.entries(content.validation).map(([m, s]) => [m, { mae: Number.isFinite(s.mae) ? s.mae : null, rmse: Number.isFinite(s.rmse) ? s.rmse : null }]),
+  );
+  writeSafetensors(file, tensors, { region: String(info.region), city: info.city, evaluation: String(EVALUATION_VERSION), validation: JSON.stringify(validation) });
+}

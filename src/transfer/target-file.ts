@@ -1,0 +1,160 @@
+/**
+ * The run folder's target.json: the target city as its models see it, written when evaluation starts.
+ * Node ids, interval, the value encoding fitted on the K few-shot days (normaliser and seasonal
+ * baseline, exactly as evaluation used them), the split and every scored region's subgraph.
+ *
+ * Why a file instead of refitting from the target's data at forecast time: a user forecasting with new
+ * readings often appends them to the very files the run was trained on, which moves the test period
+ * and with it the few-shot days the encoding is fitted on; the models would then be fed an encoding
+ * they were never trained with. With this file, forecasting, serving and export need the run folder
+ * alone, and use the run's encoding whatever happens to the data later.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DataError } from '../data/city.js';
+import { BASELINE_KINDS, type Normalizer } from '../data/encoding.js';
+import type { StepRange } from '../data/range.js';
+import { regionSubgraph } from '../data/subgraph.js';
+import type { TargetPrep } from '../train/target.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { formatIssues } from '../util/zod-issues.js';
+
+const Range = z.object({
+  start: z.number().int(),
+  end: z.number().int(),
+  /** ISO time of the first step and of the last step (null when the city has no timestamps). */
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+});
+
+const TargetFileSchema = z.object({
+  format: z.literal('gpd-target'),
+  version: z.literal(1),
+  city: z.object({
+    id: z.string(),
+    intervalMinutes: z.number().positive(),
+    nodeIds: z.array(z.string()),
+    units: z.string().nullable(),
+    feature: z.number().int().nonnegative(),
+    featureName: z.string().nullable(),
+    /** Whether the city's time of day came from timestamps or from step indices (step 0 = midnight). */
+    timestamps: z.boolean(),
+  }),
+  kDays: z.number().int().positive(),
+  split: z.object({ fewShot: Range, fewShotTrain: Range, fewShotVal: Range, test: Range }),
+  encoding: z.object({
+    feature: z.number().int().nonnegative(),
+    mean: z.number(),
+    std: z.number().positive(),
+    baseline: z
+      .object({
+        kind: z.enum(BASELINE_KINDS).exclude(['none']),
+        persistence: z.array(z.number()),
+        slotsPerDay: z.number().int().positive(),
+        halfWindowSlots: z.number().int().nonnegative(),
+        /** [slotsPerDay][N] original units. */
+        profile: z.array(z.array(z.number())),
+      })
+      .nullable(),
+  }),
+  regions: z.array(
+    z.object({
+      region: z.number().int().nonnegative(),
+      id: z.string(),
+      /** City node indices: the centre first, then its neighbours. */
+      nodes: z.array(z.number().int().nonnegative()),
+      /** [n][n] row-normalised with self-loops, as the model was trained on it. */
+      adjacency: z.array(z.array(z.number())),
+    }),
+  ),
+});
+export type TargetFileJson = z.output<typeof TargetFileSchema>;
+
+export interface TargetRegionGraph {
+  region: number;
+  id: string;
+  nodes: number[];
+  n: number;
+  adjacency: Float32Array;
+}
+
+/** target.json read back: what forecasting needs to build a region's input window. */
+export interface TargetContext {
+  json: TargetFileJson;
+  cityId: string;
+  intervalMinutes: number;
+  nodeIds: string[];
+  feature: number;
+  hasTimestamps: boolean;
+  norm: Normalizer;
+  regions: TargetRegionGraph[];
+}
+
+function rangeJson(prep: TargetPrep, r: StepRange): z.output<typeof Range> {
+  const ts = prep.city.timestamps;
+  const iso = (t: number) => (ts ? new Date(ts[t]!).toISOString() : null);
+  return { start: r.start, end: r.end, from: iso(r.start), to: iso(r.end - 1) };
+}
+
+export function targetFileJson(prep: TargetPrep, regions: number[]): TargetFileJson {
+  const { city, norm, split } = prep;
+  const b = norm.baseline;
+  const profile: number[][] = [];
+  if (b) for (let s = 0; s < b.profile.slotsPerDay; s++) profile.push(Array.from(b.profile.table.subarray(s * city.N, (s + 1) * city.N)));
+  return {
+    format: 'gpd-target',
+    version: 1,
+    city: {
+      id: city.id,
+      intervalMinutes: city.intervalMinutes,
+      nodeIds: [...city.nodeIds],
+      units: city.units ?? null,
+      feature: prep.feature,
+      featureName: city.featureNames?.[prep.feature] ?? null,
+      timestamps: city.timestamps !== undefined,
+    },
+    kDays: split.kDays,
+    split: { fewShot: rangeJson(prep, split.fewShot), fewShotTrain: rangeJson(prep, split.fewShotTrain), fewShotVal: rangeJson(prep, split.fewShotVal), test: rangeJson(prep, split.test) },
+    encoding: {
+      feature: norm.feature,
+      mean: norm.mean,
+      std: norm.std,
+      baseline: b ? { kind: b.kind, persistence: [...b.persistence], slotsPerDay: b.profile.slotsPerDay, halfWindowSlots: b.profile.halfWindowSlots, profile } : null,
+    },
+    regions: regions.map((r) => {
+      const sub = regionSubgraph(city, r);
+      const adjacency: number[][] = [];
+      for (let a = 0; a < sub.n; a++) adjacency.push(Array.from(sub.adjacency.subarray(a * sub.n, (a + 1) * sub.n)));
+      return { region: r, id: city.nodeIds[r]!, nodes: sub.nodes, adjacency };
+    }),
+  };
+}
+
+export function writeTargetFile(file: string, prep: TargetPrep, regions: number[]): void {
+  writeJsonAtomic(file, targetFileJson(prep, regions));
+}
+
+export function readTargetFile(file: string): TargetContext {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new DataError(`${file} not found: the run was evaluated by an older gpd that kept no target encoding; delete its eval folder and rerun \`gpd transfer\` with the same settings`);
+    }
+    throw new DataError(`${file} is not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = TargetFileSchema.safeParse(raw);
+  if (!parsed.success) throw new DataError(`${file} is not a target file of this gpd:\n${formatIssues(parsed.error, raw, TargetFileSchema).map((l) => `  ${l}`).join('\n')}`);
+  const j = parsed.data;
+  const N = j.city.nodeIds.length;
+  const b = j.encoding.baseline;
+  const norm: Normalizer = { feature: j.encoding.feature, mean: j.encoding.mean, std: j.encoding.std };
+  if (b) {
+    const table = new Float64Array(b.slotsPerDay * N);
+    b.profile.forEach((row, s) => table.set(row, s * N));
+    norm.baseline = { kind: b.kind, cityId: j.city.id, persistence: b.persistence, profile: { slotsPerDay: b.slotsPerDay, N, halfWindowSlots: b.halfWindowSlots, table } };
+  }
+  const regions = j.regions.map((r) => ({ region: r.region, id: r.id, nodes: r.nodes, n: r.nodes.length, adjacency: Float32Array.from(r.adjacency.flat()) }));
+  return { json: j, cityId: j.city.id, intervalMinutes: j.city.intervalMinutes, nodeIds: j.city.nodeIds, feature: j.city.feature, hasTimestamps: j.city.timestamps, norm, regions };
+}
