@@ -29,11 +29,12 @@ export interface InspectReport {
   source?: string;
   nodes: number;
   steps: number;
-  intervalMinutes: number;
+  /** null when it is unknown (a detected folder without timestamps). */
+  intervalMinutes: number | null;
   features: string[];
   units?: string;
-  /** ISO times of the first and last step (null without timestamps); days = steps x interval. */
-  timeSpan: { start: string | null; end: string | null; days: number };
+  /** ISO times of the first and last step (null without timestamps); days = steps x interval (null when the interval is unknown). */
+  timeSpan: { start: string | null; end: string | null; days: number | null };
   /** Share of (step, node, feature) cells flagged missing in the mask. */
   missingShare: number;
   graph: {
@@ -49,7 +50,9 @@ export interface InspectReport {
   attributes: { coordKind: string | null; embeddings: Record<string, number>; categories: string[] };
 }
 
-export function inspectCity(city: City): InspectReport {
+/** `intervalKnown: false`: the city's interval is a placeholder (loadDetectedCity with allowUnknownInterval). */
+export function inspectCity(city: City, opts: { intervalKnown?: boolean } = {}): InspectReport {
+  const known = opts.intervalKnown ?? true;
   const { N, T, F } = city;
   const features = city.featureNames ?? Array.from({ length: F }, (_, f) => `feature${f}`);
   let missing = 0;
@@ -59,12 +62,12 @@ export function inspectCity(city: City): InspectReport {
     id: city.id,
     nodes: N,
     steps: T,
-    intervalMinutes: city.intervalMinutes,
+    intervalMinutes: known ? city.intervalMinutes : null,
     features,
     timeSpan: {
       start: ts ? new Date(ts[0]!).toISOString() : null,
       end: ts ? new Date(ts[T - 1]!).toISOString() : null,
-      days: (T * city.intervalMinutes) / 1440,
+      days: known ? (T * city.intervalMinutes) / 1440 : null,
     },
     missingShare: missing / (T * N * F),
     graph: graphStats(city.adjacency, N),
@@ -156,13 +159,15 @@ export function formatInspect(r: InspectReport): string {
   rows.push(
     ['nodes', String(r.nodes)],
     ['steps', String(r.steps)],
-    ['interval', `${num(r.intervalMinutes)} min`],
+    ['interval', r.intervalMinutes === null ? 'unknown (no timestamps; pass --interval <minutes>)' : `${num(r.intervalMinutes)} min`],
     ['features', `${r.features.join(', ')}${r.units ? ` (${r.units})` : ''}`],
     [
       'time span',
       r.timeSpan.start && r.timeSpan.end
-        ? `${isoMinute(r.timeSpan.start)} .. ${isoMinute(r.timeSpan.end)} UTC (${num(r.timeSpan.days)} days)`
-        : `${num(r.timeSpan.days)} days (no timestamps)`,
+        ? `${isoMinute(r.timeSpan.start)} .. ${isoMinute(r.timeSpan.end)} UTC (${num(r.timeSpan.days ?? NaN)} days)`
+        : r.timeSpan.days === null
+          ? 'unknown (no timestamps)'
+          : `${num(r.timeSpan.days)} days (no timestamps)`,
     ],
     ['missing share', `${(r.missingShare * 100).toFixed(2)}%`],
     ['edges', `${r.graph.edges} directed (${r.graph.symmetric ? 'symmetric' : 'asymmetric'}), ${r.graph.selfLoops} self loops`],

@@ -1,9 +1,10 @@
 /**
- * `loadCity`: manifest (or folder holding `city.json`) -> validated City. Reads the series first
- * (it fixes N and the node ids), then lines the adjacency and node attributes up with it.
+ * `loadCity`: manifest (or a folder holding `city.json`, or a folder of files to detect) -> validated
+ * City. Reads the series first (it fixes N and the node ids), then lines the adjacency and node
+ * attributes up with it.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { DataError, type City } from './city.js';
 import {
   parseTimestamp,
@@ -13,7 +14,9 @@ import {
   type Edge,
   type SeriesData,
 } from './loaders/csv.js';
+import { detectCityFolder, type CityDetection, type DetectOptions } from './detect.js';
 import {
+  parseManifest,
   readManifest,
   type AdjacencySpec,
   type LoadedManifest,
@@ -38,19 +41,52 @@ import {
 /** The file name `loadCity` looks for inside a folder. */
 export const MANIFEST_FILE_NAME = 'city.json';
 
-/** Load a city from a `*.city.json` / `city.json` manifest, or from a folder containing `city.json`. */
-export function loadCity(pathToManifestOrFolder: string): City {
+export interface LoadOptions {
+  /** Interval for a folder without city.json whose files carry no timestamps (data/detect.ts). */
+  intervalMinutes?: number;
+  /** Fewest steps accepted (default: one 18-step window; forecasting reads 12 recent steps). */
+  minSteps?: number;
+}
+
+/**
+ * Load a city from a `*.city.json` / `city.json` manifest, or from a folder: its `city.json`, or
+ * without one the files detected in it (data/detect.ts; `City.source` names the files picked).
+ */
+export function loadCity(pathToManifestOrFolder: string, opts: LoadOptions = {}): City {
   let file = pathToManifestOrFolder;
   if (existsSync(file) && statSync(file).isDirectory()) {
     file = join(file, MANIFEST_FILE_NAME);
-    if (!existsSync(file)) throw new DataError(`${pathToManifestOrFolder} is a folder without a ${MANIFEST_FILE_NAME} manifest`);
+    if (!existsSync(file)) return loadDetectedCity(pathToManifestOrFolder, opts).city;
   } else if (!existsSync(file)) {
     throw new DataError(`no city manifest or folder at ${pathToManifestOrFolder}`);
   }
-  return loadCityFromManifest(readManifest(file));
+  return loadCityFromManifest(readManifest(file), opts);
 }
 
-export function loadCityFromManifest(loaded: LoadedManifest): City {
+/** A placeholder interval for `allowUnknownInterval`: the result's interval means nothing. */
+const UNKNOWN_INTERVAL = 60;
+
+/**
+ * A folder without city.json, loaded through detection. Without timestamps or `intervalMinutes` the
+ * interval is unknown: an error saying how to give it, unless `allowUnknownInterval` (`gpd data
+ * inspect` still reports nodes, steps and the graph), where `intervalKnown` is false and the City's
+ * interval a placeholder.
+ */
+export function loadDetectedCity(folder: string, opts: LoadOptions & DetectOptions & { allowUnknownInterval?: boolean } = {}): { city: City; detection: CityDetection; intervalKnown: boolean } {
+  const detection = detectCityFolder(folder, opts);
+  const intervalKnown = detection.intervalMinutes !== undefined;
+  if (!intervalKnown && !opts.allowUnknownInterval) {
+    throw new DataError(`${folder} has no city.json and ${detection.unknown.join('; ')}, or write city.json with \`gpd data init ${folder} --interval <minutes>\``);
+  }
+  const raw = { ...detection.manifest, intervalMinutes: detection.intervalMinutes ?? UNKNOWN_INTERVAL };
+  const path = join(detection.folder, MANIFEST_FILE_NAME);
+  const manifest = parseManifest(raw, `${path} (detected)`);
+  const city = loadCityFromManifest({ manifest, path, resolvePath: (p) => (isAbsolute(p) ? p : resolve(detection.folder, p)) }, opts);
+  city.source = `detected in ${detection.folder}: series ${detection.series.describe}; graph ${detection.graph.describe}`;
+  return { city, detection, intervalKnown };
+}
+
+export function loadCityFromManifest(loaded: LoadedManifest, opts: LoadOptions = {}): City {
   const { manifest: m, path, resolvePath } = loaded;
   const docs: DocCache = new Map();
   const s = loadSeries(m.series, m.intervalMinutes, resolvePath, docs);
@@ -91,7 +127,7 @@ export function loadCityFromManifest(loaded: LoadedManifest): City {
   if (timestamps) city.timestamps = timestamps;
   if (m.units !== undefined) city.units = m.units;
   if (m.featureNames) city.featureNames = [...m.featureNames];
-  validateCity(city);
+  validateCity(city, opts.minSteps);
   return city;
 }
 

@@ -2,12 +2,13 @@
  * Turns the city references users write (in configs and on the command line) into Cities:
  *   - `synthetic:<id>`  one city of the embedded seeded generator (e.g. synthetic:synth-a)
  *   - `synthetic`       every city of the embedded generator
- *   - a path            a `*.city.json` manifest, or a folder holding a `city.json`
+ *   - a path            a `*.city.json` manifest, a folder holding a `city.json`, or a folder of
+ *                       data files without one (detected: data/detect.ts)
  */
 import { z } from 'zod';
 import type { City } from './city.js';
 import { DataError } from './city.js';
-import { loadCity } from './load.js';
+import { loadCity, type LoadOptions } from './load.js';
 import { generateSyntheticCities } from './synthetic.js';
 
 export interface SyntheticDefaults {
@@ -52,7 +53,7 @@ export function isSyntheticRef(ref: string): boolean {
 }
 
 /** Resolve one reference; `synthetic` (all generator cities) yields several. */
-export function resolveCities(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC): City[] {
+export function resolveCities(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC, load: LoadOptions = {}): City[] {
   if (isSyntheticRef(ref)) {
     const all = syntheticCities(synth);
     if (ref === 'synthetic') return all;
@@ -63,11 +64,11 @@ export function resolveCities(ref: string, synth: SyntheticDefaults = DEFAULT_SY
     }
     return [city];
   }
-  return [loadCity(ref)];
+  return [loadCity(ref, load)];
 }
 
-export function resolveCity(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC): City {
-  const cities = resolveCities(ref, synth);
+export function resolveCity(ref: string, synth: SyntheticDefaults = DEFAULT_SYNTHETIC, load: LoadOptions = {}): City {
+  const cities = resolveCities(ref, synth, load);
   if (cities.length !== 1) throw new DataError(`"${ref}" names ${cities.length} cities where one is expected`);
   return cities[0]!;
 }

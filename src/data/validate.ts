@@ -106,11 +106,10 @@ export function checkSquare(m: LocatedMatrix, what: string): void {
   if (m.rows !== m.cols) throw new DataError(`${what} ${m.file} is ${m.rows}x${m.cols}, an adjacency matrix must be square`);
 }
 
-export function checkMinSteps(T: number, where: string): void {
-  if (T < MIN_WINDOW_STEPS) {
-    throw new DataError(
-      `${where}: series has ${T} time steps, fewer than one window (${MIN_WINDOW_STEPS} = 12 input + 6 output steps)`,
-    );
+export function checkMinSteps(T: number, where: string, minSteps = MIN_WINDOW_STEPS): void {
+  if (T < minSteps) {
+    const what = minSteps === MIN_WINDOW_STEPS ? `one window (${MIN_WINDOW_STEPS} = 12 input + 6 output steps)` : `the ${minSteps} needed`;
+    throw new DataError(`${where}: series has ${T} time steps, fewer than ${what}`);
   }
 }
 
@@ -118,7 +117,7 @@ export function checkMinSteps(T: number, where: string): void {
  * The invariants every City satisfies, whatever produced it. Throws DataError naming the city
  * (its `source`) and the node/step at fault.
  */
-export function validateCity(city: City): void {
+export function validateCity(city: City, minSteps = MIN_WINDOW_STEPS): void {
   const where = `city "${city.id}"${city.source ? ` (${city.source})` : ''}`;
   const { T, N, F } = city;
   for (const [k, v] of [['T', T], ['N', N], ['F', F]] as const) {
@@ -127,7 +126,7 @@ export function validateCity(city: City): void {
   if (!(city.intervalMinutes > 0)) throw new DataError(`${where}: intervalMinutes must be > 0, got ${city.intervalMinutes}`);
   if (city.nodeIds.length !== N) throw new DataError(`${where}: ${city.nodeIds.length} node ids for ${N} nodes`);
   checkUniqueIds(city.nodeIds, (k) => `node ${k}`);
-  checkMinSteps(T, where);
+  checkMinSteps(T, where, minSteps);
   if (city.series.length !== T * N * F) {
     throw new DataError(`${where}: series has ${city.series.length} values, expected T*N*F = ${T}*${N}*${F}`);
   }

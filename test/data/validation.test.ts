@@ -199,7 +199,7 @@ test('manifest: unknown key, wrong type, unknown format, missing required key an
   rejects(fixture({ series: { format: 'wide-csv', file: 'nope.csv' }, adjacency: { format: 'dense-csv', file: 'a.csv' } }, files), /cannot read .*case\d+\/nope\.csv/);
   const empty = join(dir, 'empty-folder');
   mkdirSync(empty);
-  assert.throws(() => loadCity(empty), (e: unknown) => e instanceof DataError && /empty-folder is a folder without a city\.json/.test(e.message));
+  assert.throws(() => loadCity(empty), (e: unknown) => e instanceof DataError && /empty-folder holds no city\.json and no data files/.test(e.message));
   const broken = fixture(csvCity(), files);
   writeFileSync(join(broken, 'city.json'), '{ "id": ');
   rejects(broken, /city manifest .*city\.json is not valid JSON/);
