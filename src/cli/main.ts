@@ -11,6 +11,7 @@ import { registerBankCommands } from './commands/bank.js';
 import { registerDiffusionCommands } from './commands/diffusion.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerForecastCommand } from './commands/forecast.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDiffusionCommands(program);
   registerTransferCommands(program);
   registerReportCommands(program);
+  registerForecastCommand(program);
   registerConfigCommands(program);
   return program;
 }

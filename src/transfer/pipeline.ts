@@ -125,6 +125,8 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
 
   const { sources, target } = resolveRunCities(cfg);
   log(`sources: ${sources.map((c) => `${c.id} (${c.N} regions)`).join(', ')}; target: ${target.id} (${target.N} regions, K = ${cfg.data.kDays} days)`);
+  // Folders without city.json: say which files were picked (data/detect.ts).
+  for (const c of [...sources, target]) if (c.source?.startsWith('detected')) log(`${c.id}: ${c.source}`);
   const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
 
   // 1. Parameter bank.
