@@ -12,6 +12,7 @@ import { registerDiffusionCommands } from './commands/diffusion.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerForecastCommand } from './commands/forecast.js';
+import { registerServeCommand } from './commands/serve.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerTransferCommands(program);
   registerReportCommands(program);
   registerForecastCommand(program);
+  registerServeCommand(program);
   registerConfigCommands(program);
   return program;
 }
