@@ -14,6 +14,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { RunFolder } from '../src/transfer/run-folder.js';
@@ -30,6 +31,8 @@ const runDir = resolve(root, arg('run', 'runs/demo'));
 const connections = Number(arg('connections', '64'));
 const duration = Number(arg('duration', '30'));
 const workerCounts = arg('workers', String(DEFAULT_SERVE_WORKERS)).split(',').map(Number);
+/** Client timeout per request (s): a request unanswered this long counts as an error. */
+const timeout = Number(arg('timeout', '30'));
 const gpd = join(root, 'bin/gpd.js');
 
 const run = new RunFolder(runDir);
@@ -78,8 +81,8 @@ async function startServer(workers: number): Promise<{ child: ChildProcess; url:
   throw new Error('gpd serve did not answer /healthz within 60 s');
 }
 
-async function load(url: string, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ url: `${url}/v1/forecast`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds });
+async function hammer(url: string, seconds: number): Promise<autocannon.Result> {
+  return autocannon({ url: `${url}/v1/forecast`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout });
 }
 
 interface Round {
@@ -100,7 +103,7 @@ async function round(workers: number): Promise<Round> {
   const { child, url } = await startServer(workers);
   try {
     // Warm up (JIT, wasm, allocator) so "before" is the steady footprint, not the cold one.
-    await load(url, 3);
+    await hammer(url, 3);
     const rssBefore = rssMiB(child.pid!);
     const probes: number[] = [];
     let loading = true;
@@ -112,22 +115,25 @@ async function round(workers: number): Promise<Round> {
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
-    const r = await load(url, duration);
+    const r = await hammer(url, duration);
     loading = false;
     await probe;
     const rssAfter = rssMiB(child.pid!);
     probes.sort((a, b) => a - b);
     const healthMedian = probes[Math.floor(probes.length / 2)] ?? NaN;
     const healthMax = probes[probes.length - 1] ?? NaN;
-    if (r.errors + r.timeouts > 0) console.log(`  workers ${workers}: ${r.errors} errors (${r.timeouts} timeouts, ${r.resets} resets)`);
-    return { workers, healthMedian, healthMax, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, rssBefore, rssAfter };
+    // autocannon's errors include its timeouts and resets.
+    if (r.errors > 0) console.log(`  workers ${workers}: ${r.errors} errors (${r.timeouts} timeouts after ${timeout} s, ${r.resets} resets)`);
+    return { workers, healthMedian, healthMax, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, rssBefore, rssAfter };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }
 }
 
-console.log(`run ${runDir}: ${city.id}, request = last 12 readings of ${city.N} nodes (${body.length} bytes); ${connections} connections x ${duration} s per round`);
+// The machine is shared: the load average says how much of its 2 cores the rounds could have.
+const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
+console.log(`run ${runDir}: ${city.id}, request = last 12 readings of ${city.N} nodes (${body.length} bytes); ${connections} connections x ${duration} s per round; load average ${load()} on ${availableParallelism()} cores`);
 const rounds: Round[] = [];
 for (const w of workerCounts) {
   const r = await round(w);
@@ -139,6 +145,7 @@ for (const w of workerCounts) {
       `RSS ${r.rssBefore.toFixed(0)} -> ${r.rssAfter.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%)`,
   );
 }
+console.log(`load average after: ${load()}`);
 if (rounds.length > 1) console.log(`throughput ratio vs ${rounds[0]!.workers} workers: ${rounds.map((r) => `${r.workers}: ${(r.rps / rounds[0]!.rps).toFixed(2)}`).join(', ')}`);
 const last = rounds[rounds.length - 1]!;
 console.log(`errors: ${last.errors + last.non2xx}`);

@@ -13,6 +13,7 @@ import { registerReportCommands } from './commands/report.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerForecastCommand } from './commands/forecast.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerExportCommand } from './commands/export.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerForecastCommand(program);
   registerServeCommand(program);
+  registerExportCommand(program);
   registerConfigCommands(program);
   return program;
 }

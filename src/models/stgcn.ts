@@ -55,7 +55,7 @@ import {
   selectionIm2col,
   toeplitzConvWeight,
 } from './ops.js';
-import { convMap, identityMap, linearMap, type ReferenceMapping } from './reference.js';
+import { convMap, identityMap, linearMap, type ReferenceMapping, type ReferenceOrder } from './reference.js';
 
 const KERNEL = 4;
 const HIDDEN = 32;
@@ -114,6 +114,20 @@ export const stgcnReferenceMapping: ReferenceMapping = [
   ...GATED_BLOCKS.flatMap((block) => ['conv1', 'conv2', 'conv3'].map((c) => convMap(`${block}.${c}.weight`, `${block}.${c}`))),
   linearMap('fully.weight', 'fully'),
 ];
+
+/**
+ * The reference STGCN_NonBias's named_parameters() order and PyTorch shapes (16,960 values at the
+ * paper dims): one row of its flattened banks, and the tensor names an exported model carries.
+ */
+export function stgcnReferenceOrder(dims?: Partial<ModelDims>): ReferenceOrder {
+  const d = resolveDims(dims);
+  const inChannels = [d.inFeatures, SPATIAL, HIDDEN];
+  return [
+    { name: 'block1.Theta1', shape: [HIDDEN, SPATIAL] },
+    ...GATED_BLOCKS.flatMap((block, i) => ['conv1', 'conv2', 'conv3'].map((c) => ({ name: `${block}.${c}.weight`, shape: [HIDDEN, inChannels[i]!, 1, KERNEL] }))),
+    { name: 'fully.weight', shape: [d.outSteps, (d.inSteps - STEPS_LOST) * HIDDEN] },
+  ];
+}
 
 /** [K*in, 2*out] weight [W1 + W2 | W3] of a gated block (one matMul computes value and gate). */
 function gatedWeight(p: Record<string, tf.Tensor>, block: string): tf.Tensor2D {

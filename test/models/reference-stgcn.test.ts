@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { tf, initBackend, useBackend } from '../../src/runtime/backend.js';
-import { createStgcn, stgcnReferenceMapping } from '../../src/models/stgcn.js';
+import { createStgcn, stgcnReferenceMapping, stgcnReferenceOrder } from '../../src/models/stgcn.js';
 import {
   convWeightOursToRef,
   convWeightRefToOurs,
@@ -71,6 +71,7 @@ test('reference flat order <-> our flat vector round-trips exactly', () => {
   const layout = createStgcn().layout;
   const order = referenceOrderOf(fx);
   assert.equal(order.length, 11);
+  assert.deepEqual(stgcnReferenceOrder(), order, 'the order export writes is the reference\'s');
   const refFlat = referenceFlat(fx);
   assert.equal(refFlat.length, 16960);
   const ours = fromReferenceFlat(layout, stgcnReferenceMapping, refFlat, order);

@@ -26,7 +26,7 @@ export interface RunFixture {
   predictions: RegionPredictions[];
 }
 
-export async function makeRunFixture(dir: string, extra: string[] = []): Promise<RunFixture> {
+export async function makeRunFixture(dir: string, extra: string[] = [], scored: Method[] = FIXTURE_METHODS): Promise<RunFixture> {
   await initBackend();
   const config = loadConfig(undefined, [...FIXTURE_SETTINGS, ...extra]);
   const target = resolveCity(config.data.target, syntheticDefaultsOf(config.data));
@@ -53,7 +53,7 @@ export async function makeRunFixture(dir: string, extra: string[] = []): Promise
     prescale,
     seed: config.seed,
     regionFile: (r) => run.evalRegion(r),
-    methods: FIXTURE_METHODS,
+    methods: scored,
   });
   const methods = Object.fromEntries(scores.methods().map((m) => {
     const r = scores.result(m).metrics;
