@@ -7,10 +7,11 @@ import { buildServer, DEFAULT_BODY_LIMIT } from '../../serve/server.js';
 import { int } from '../options.js';
 
 /**
- * One forecast thread per core but one, which the server thread keeps for HTTP, parsing and validation
- * (measured on 2 cores, docs/serve.md: one worker served as many requests as two, with a lower p99).
+ * One forecast thread per core: the server thread's own share (HTTP, JSON, validation) is small next to
+ * the forecasts (~9 ms of tfjs work per all-region demo request), so it needs no core of its own
+ * (measured on 2 cores, docs/serve.md).
  */
-export const DEFAULT_SERVE_WORKERS = Math.max(1, availableParallelism() - 1);
+export const DEFAULT_SERVE_WORKERS = Math.max(1, availableParallelism());
 
 export function registerServeCommand(program: Command): void {
   program
