@@ -11,13 +11,13 @@ import { Rng } from '../util/prng.js';
 import { DataError } from '../data/city.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
-import { fitForecaster } from '../train/fit.js';
-import type { TrainOptions } from '../train/config.js';
+import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
+import { finetune } from '../train/finetune.js';
 import { historicalAveragePredict } from '../baselines/historical-average.js';
 import { lastValuePredict } from '../baselines/last-value.js';
 import { predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
-import { shrinkToBaseline, prescaleToTraining } from '../train/calibrate.js';
+import { prescaleToTraining } from '../train/calibrate.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
@@ -81,11 +81,8 @@ export interface EvaluateOptions {
   prep: TargetPrep;
   regions: number[];
   inits: MethodInits;
-  finetune: TrainOptions;
-  /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
-  shrink?: boolean;
-  /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */
-  prescale?: boolean;
+  /** The fine-tuning recipe (train/finetune.ts); unset fields take the `finetune` section's defaults. */
+  finetune: FinetuneConfigInput;
   seed: number;
   /** Where a region's predictions are saved (the run folder's eval/region-NNNNN.safetensors). */
   regionFile: (region: number) => string;
@@ -121,17 +118,17 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const { dataset, test } = t;
   const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
   let warned = false;
+  const ft = FinetuneConfig.parse(o.finetune);
   const tune = async (init: Float32Array, label: string) => {
-    const start = o.prescale ? prescaleToTraining(model, init, dataset).params : init;
-    const fit = await fitForecaster(model, [dataset], start, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
+    const { params, fit } = await finetune(model, init, dataset, ft, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
     if (!fit.validated && !warned) {
       warned = true;
       o.onWarning?.(
         `${prep.city.id} region ${prep.city.nodeIds[region] ?? region}: the few-shot validation part (${dataset.val.count} windows) has no observed target, ` +
-          `so fine-tuning there ran all ${o.finetune.epochs} epochs and kept the last (no early stopping or shrinking)`,
+          `so fine-tuning there ran all ${ft.epochs} epochs and kept the last (no early stopping or shrinking)`,
       );
     }
-    return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
+    return params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
   const ha = historicalAveragePredict(prep.ha, prep.city, region, test);
