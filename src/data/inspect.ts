@@ -2,7 +2,7 @@
  * `gpd data inspect`: the numbers a user checks before training on a city (size, time span,
  * gaps, graph shape, value ranges), computed from the loaded City only.
  */
-import type { City } from './city.js';
+import { stepsPerDay, type City } from './city.js';
 
 export interface FeatureStats {
   name: string;
@@ -33,8 +33,10 @@ export interface InspectReport {
   intervalMinutes: number | null;
   features: string[];
   units?: string;
-  /** ISO times of the first and last step (null without timestamps); days = steps x interval (null when the interval is unknown). */
+  /** ISO times of the first and last step (null without timestamps); days = steps / steps per day (null when the interval is unknown). */
   timeSpan: { start: string | null; end: string | null; days: number | null };
+  /** The part of each day the series covers, when not the whole day (City.day): first reading HH:MM, readings per day. */
+  daily: { start: string; steps: number } | null;
   /** Share of (step, node, feature) cells flagged missing in the mask. */
   missingShare: number;
   graph: {
@@ -49,6 +51,8 @@ export interface InspectReport {
   featureStats: FeatureStats[];
   attributes: { coordKind: string | null; embeddings: Record<string, number>; categories: string[] };
 }
+
+const clock = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 
 /** `intervalKnown: false`: the city's interval is a placeholder (loadDetectedCity with allowUnknownInterval). */
 export function inspectCity(city: City, opts: { intervalKnown?: boolean } = {}): InspectReport {
@@ -67,8 +71,9 @@ export function inspectCity(city: City, opts: { intervalKnown?: boolean } = {}):
     timeSpan: {
       start: ts ? new Date(ts[0]!).toISOString() : null,
       end: ts ? new Date(ts[T - 1]!).toISOString() : null,
-      days: known ? (T * city.intervalMinutes) / 1440 : null,
+      days: known ? T / stepsPerDay(city) : null,
     },
+    daily: city.day ? { start: clock(city.day.startMinutes), steps: city.day.steps } : null,
     missingShare: missing / (T * N * F),
     graph: graphStats(city.adjacency, N),
     featureStats: features.map((name, f) => featureStats(city, f, name)),
@@ -160,6 +165,7 @@ export function formatInspect(r: InspectReport): string {
     ['nodes', String(r.nodes)],
     ['steps', String(r.steps)],
     ['interval', r.intervalMinutes === null ? 'unknown (no timestamps; pass --interval <minutes>)' : `${num(r.intervalMinutes)} min`],
+    ...(r.daily ? [['daily window', `${r.daily.steps} readings from ${r.daily.start} (windows run across the overnight gap)`] as [string, string]] : []),
     ['features', `${r.features.join(', ')}${r.units ? ` (${r.units})` : ''}`],
     [
       'time span',

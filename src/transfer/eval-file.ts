@@ -19,9 +19,10 @@ import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safe
  * (only missing methods run), and the run folder's config.json catches a changed configuration but not
  * changed code: bump this with any change that alters a method's predictions or what the file holds, so
  * older eval folders are refused by name instead of silently mixed with new ones. Files without the
- * field are version 1. Version 2 added the models and their validation scores.
+ * field are version 1. 2: fine-tuning validates on the last whole day and keeps the init unless it is
+ * clearly beaten (train/finetune.ts). 3: the models and their validation scores are stored.
  */
-export const EVALUATION_VERSION = 2;
+export const EVALUATION_VERSION = 3;
 
 const PARAMS_SUFFIX = '.params';
 

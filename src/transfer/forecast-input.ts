@@ -4,7 +4,7 @@
  * naming the node, the step or the option, and the field it came from (serve turns it into a 400 with
  * that JSON path).
  */
-import { DataError, type City } from '../data/city.js';
+import { DataError, type City, type DailyWindow } from '../data/city.js';
 import { IN_STEPS } from '../data/task.js';
 import type { TargetContext } from './target-file.js';
 
@@ -34,6 +34,30 @@ export interface RecentReadings {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+const MS_PER_MINUTE = 60_000;
+
+/** Slot of a time within a daily window (an integer below day.steps for a reading time). */
+function daySlot(ms: number, intervalMinutes: number, day: DailyWindow): number {
+  const minutes = ((((ms / MS_PER_MINUTE) % 1440) + 1440) % 1440) - day.startMinutes;
+  return (((minutes % 1440) + 1440) % 1440) / intervalMinutes;
+}
+
+/**
+ * The time `k` steps after (k > 0) or before (k < 0) a reading at `ms`: k intervals, where a series
+ * covering part of each day (City.day) goes from a day's last reading to the next day's first.
+ */
+export function stepTime(ms: number, k: number, intervalMinutes: number, day?: DailyWindow): number {
+  const step = intervalMinutes * MS_PER_MINUTE;
+  if (!day) return ms + k * step;
+  const overnight = (1440 - (day.steps - 1) * intervalMinutes) * MS_PER_MINUTE;
+  let t = ms;
+  for (let i = 0; i < Math.abs(k); i++) {
+    const slot = daySlot(t, intervalMinutes, day);
+    if (k > 0) t += slot === day.steps - 1 ? overnight : step;
+    else t -= slot === 0 ? overnight : step;
+  }
+  return t;
+}
 
 /** How a step of the readings is named in messages and outputs. */
 export function stepName(r: RecentReadings, k: number): string {
@@ -53,6 +77,9 @@ function checkInterval(ctx: TargetContext, interval: number, where: string, path
 export function readingsFromCity(ctx: TargetContext, city: City, until?: number): RecentReadings {
   const where = `city ${city.id}${city.source ? ` (${city.source})` : ''}`;
   checkInterval(ctx, city.intervalMinutes, where, ['interval']);
+  if (JSON.stringify(city.day ?? null) !== JSON.stringify(ctx.day ?? null)) {
+    throw new ForecastInputError(`${where} covers ${city.day ? `${city.day.steps} readings a day` : 'the whole day'}, the run's models ${ctx.day ? `${ctx.day.steps} readings a day from minute ${ctx.day.startMinutes}` : 'the whole day'} (daily window)`, ['daily']);
+  }
   if (ctx.feature >= city.F) throw new ForecastInputError(`${where} has ${city.F} feature(s); the run forecasts feature ${ctx.feature}`);
   const last = until ?? city.T - 1;
   if (!Number.isInteger(last) || last < 0 || last >= city.T) throw new ForecastInputError(`--until: step ${last} is outside ${where}'s ${city.T} steps`, ['until']);
@@ -93,6 +120,13 @@ export function readingsFromJson(ctx: TargetContext, body: JsonReadings): Recent
   if (body.intervalMinutes !== undefined) checkInterval(ctx, body.intervalMinutes, 'the request', ['intervalMinutes']);
   const endMs = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(body.end) ? body.end : `${body.end}Z`);
   if (!Number.isFinite(endMs)) throw new ForecastInputError(`"${body.end}" is not an ISO time like 2024-05-01T08:30`, ['end']);
+  const day = ctx.day;
+  if (day) {
+    const slot = daySlot(endMs, ctx.intervalMinutes, day);
+    if (!Number.isInteger(slot) || slot >= day.steps) {
+      throw new ForecastInputError(`"${body.end}" is not a reading time of the run's daily window (${day.steps} readings every ${ctx.intervalMinutes} min from minute ${day.startMinutes} after midnight)`, ['end']);
+    }
+  }
   const N = ctx.nodeIds.length;
   const index = new Map(ctx.nodeIds.map((id, i) => [id, i]));
   const values = new Float64Array(IN_STEPS * N).fill(NaN);
@@ -108,7 +142,6 @@ export function readingsFromJson(ctx: TargetContext, body: JsonReadings): Recent
       if (v !== null && v !== undefined) values[k * N + j] = v;
     }
   }
-  const step = ctx.intervalMinutes * 60_000;
-  const timestamps = Float64Array.from({ length: IN_STEPS }, (_, k) => endMs - (IN_STEPS - 1 - k) * step);
+  const timestamps = Float64Array.from({ length: IN_STEPS }, (_, k) => stepTime(endMs, k - (IN_STEPS - 1), ctx.intervalMinutes, day));
   return { values, present, timestamps, stepOffset: 0, source: 'the request' };
 }

@@ -15,7 +15,7 @@ import type { Forecaster } from '../models/types.js';
 import { predictWindows } from '../train/predict.js';
 import { readEvalRegion, type ValidationScore } from './eval-file.js';
 import { MODEL_METHODS, type ModelMethod } from './evaluate.js';
-import { ForecastInputError, stepName, type RecentReadings } from './forecast-input.js';
+import { ForecastInputError, stepName, stepTime, type RecentReadings } from './forecast-input.js';
 import { RunFolder } from './run-folder.js';
 import type { GpdConfig } from '../config/schema.js';
 import { readTargetFile, type TargetContext, type TargetRegionGraph } from './target-file.js';
@@ -136,9 +136,10 @@ function windowCity(ctx: TargetContext, r: RecentReadings): { city: City; start:
     }
   }
   const city: City = { id: ctx.cityId, intervalMinutes: ctx.intervalMinutes, nodeIds: ctx.nodeIds, T, N, F, series, mask, adjacency: new Float32Array(0), attributes: {} };
+  if (ctx.day) city.day = ctx.day;
   if (r.timestamps) {
-    const step = ctx.intervalMinutes * 60_000;
-    city.timestamps = Float64Array.from({ length: T }, (_, t) => r.timestamps![0]! + t * step);
+    const last = r.timestamps[IN_STEPS - 1]!;
+    city.timestamps = Float64Array.from({ length: T }, (_, t) => (t < IN_STEPS ? r.timestamps![t]! : stepTime(last, t - IN_STEPS + 1, ctx.intervalMinutes, ctx.day)));
   }
   return { city, start };
 }

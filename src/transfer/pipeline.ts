@@ -127,7 +127,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   log(`sources: ${sources.map((c) => `${c.id} (${c.N} regions)`).join(', ')}; target: ${target.id} (${target.N} regions, K = ${cfg.data.kDays} days)`);
   // Folders without city.json: say which files were picked (data/detect.ts).
   for (const c of [...sources, target]) if (c.source?.startsWith('detected')) log(`${c.id}: ${c.source}`);
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
 
   // 1. Parameter bank.
   const bankDir = run.bankDir(cfg);
@@ -180,15 +180,12 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
   if (!run.has('target')) writeTargetFile(run.path('target'), prep, regions);
-  const { shrink, prescale, ...finetune } = cfg.finetune;
   const { scores } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared, bankMean: meanVector(bank.vectors), nearest: nearestPromptInit(sourcePrompts, targetPrompts, bank.vectors), generated: (r) => generatedOf.get(r)! },
-    finetune,
-    shrink,
-    prescale,
+    finetune: cfg.finetune,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     ...(o.methods ? { methods: o.methods } : {}),

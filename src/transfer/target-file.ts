@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DataError } from '../data/city.js';
+import { DataError, type DailyWindow } from '../data/city.js';
 import { BASELINE_KINDS, type Normalizer } from '../data/encoding.js';
 import type { StepRange } from '../data/range.js';
 import { regionSubgraph } from '../data/subgraph.js';
@@ -37,11 +37,14 @@ const TargetFileSchema = z.object({
     units: z.string().nullable(),
     feature: z.number().int().nonnegative(),
     featureName: z.string().nullable(),
-    /** Whether the city's time of day came from timestamps or from step indices (step 0 = midnight). */
+    /** Whether the city's time of day came from timestamps or from step indices (step 0 = a day's first slot). */
     timestamps: z.boolean(),
+    /** The daily window of a series covering part of each day (City.day), null around the clock. */
+    day: z.object({ startMinutes: z.number().min(0).max(1439), steps: z.number().int().positive() }).nullable().default(null),
   }),
   kDays: z.number().int().positive(),
-  split: z.object({ fewShot: Range, fewShotTrain: Range, fewShotVal: Range, test: Range }),
+  /** fewShotTrain / fewShotVal: the parts fine-tuning fitted on and validated on (finetune.holdout). */
+  split: z.object({ fewShot: Range, fewShotTrain: Range, fewShotVal: Range, test: Range, holdout: z.string() }),
   encoding: z.object({
     feature: z.number().int().nonnegative(),
     mean: z.number(),
@@ -83,6 +86,7 @@ export interface TargetContext {
   json: TargetFileJson;
   cityId: string;
   intervalMinutes: number;
+  day?: DailyWindow;
   nodeIds: string[];
   feature: number;
   hasTimestamps: boolean;
@@ -112,9 +116,16 @@ export function targetFileJson(prep: TargetPrep, regions: number[]): TargetFileJ
       feature: prep.feature,
       featureName: city.featureNames?.[prep.feature] ?? null,
       timestamps: city.timestamps !== undefined,
+      day: city.day ? { ...city.day } : null,
     },
     kDays: split.kDays,
-    split: { fewShot: rangeJson(prep, split.fewShot), fewShotTrain: rangeJson(prep, split.fewShotTrain), fewShotVal: rangeJson(prep, split.fewShotVal), test: rangeJson(prep, split.test) },
+    split: {
+      fewShot: rangeJson(prep, split.fewShot),
+      fewShotTrain: rangeJson(prep, prep.holdout.train),
+      fewShotVal: rangeJson(prep, prep.holdout.val),
+      test: rangeJson(prep, split.test),
+      holdout: prep.holdout.kind,
+    },
     encoding: {
       feature: norm.feature,
       mean: norm.mean,
@@ -156,5 +167,5 @@ export function readTargetFile(file: string): TargetContext {
     norm.baseline = { kind: b.kind, cityId: j.city.id, persistence: b.persistence, profile: { slotsPerDay: b.slotsPerDay, N, halfWindowSlots: b.halfWindowSlots, table } };
   }
   const regions = j.regions.map((r) => ({ region: r.region, id: r.id, nodes: r.nodes, n: r.nodes.length, adjacency: Float32Array.from(r.adjacency.flat()) }));
-  return { json: j, cityId: j.city.id, intervalMinutes: j.city.intervalMinutes, nodeIds: j.city.nodeIds, feature: j.city.feature, hasTimestamps: j.city.timestamps, norm, regions };
+  return { json: j, cityId: j.city.id, intervalMinutes: j.city.intervalMinutes, ...(j.city.day ? { day: j.city.day } : {}), nodeIds: j.city.nodeIds, feature: j.city.feature, hasTimestamps: j.city.timestamps, norm, regions };
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tf } from '../../src/runtime/backend.js';
@@ -132,4 +132,47 @@ test('gpd forecast (the executable): CSV by default, JSON, --until; errors exit 
   const bad = gpd('--city', 'synthetic:synth-c');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /are not nodes of the run's city synth-d/);
+});
+
+test('a city covering part of each day (daily window): forecasts cross the overnight gap and equal the evaluation\'s predictions', async () => {
+  // synth-d's readings from 06:00 to 23:30 only: 36 of its 48 half-hour slots a day.
+  const t = fx.target;
+  const keep: number[] = [];
+  for (let s = 0; s < t.T; s++) if (((t.timestamps![s]! / 60_000) % 1440) >= 360) keep.push(s);
+  const folder = mkdtempSync(join(tmpdir(), 'gpd-forecast-daily-'));
+  try {
+    const rows = keep.map((s) => [new Date(t.timestamps![s]!).toISOString().slice(0, 16), ...t.nodeIds.map((_, n) => t.series[s * t.N + n])].join(','));
+    writeFileSync(join(folder, 'flow.csv'), [['time', ...t.nodeIds].join(','), ...rows].join('\n') + '\n');
+    writeFileSync(join(folder, 'adj.csv'), Array.from({ length: t.N }, (_, i) => Array.from(t.adjacency.subarray(i * t.N, (i + 1) * t.N)).join(',')).join('\n') + '\n');
+    writeFileSync(join(folder, 'city.json'), JSON.stringify({
+      id: 'synth-d',
+      intervalMinutes: 30,
+      daily: { start: '06:00', steps: 36 },
+      series: { format: 'wide-csv', file: 'flow.csv', timestampColumn: 'time' },
+      adjacency: { format: 'dense-csv', file: 'adj.csv' },
+    }));
+    const run = join(folder, 'run');
+    const daily = await makeRunFixture(run, [`data.target=${folder}`, 'data.maxTargetRegions=2'], ['gpd_zero_shot', 'gpd']);
+    const dailyModels = loadRunModels(run);
+    assert.deepEqual(dailyModels.target.day, { startMinutes: 360, steps: 36 });
+    // The last window of each region: its targets run past 23:30 into the next morning.
+    for (let i = 0; i < daily.predictions.length; i++) {
+      const p = daily.predictions[i]!;
+      const k = p.starts.length - 1;
+      const r = forecastRegions(dailyModels, readingsFromCity(dailyModels.target, daily.target, p.starts[k]! + 11), { method: 'gpd', regions: [daily.target.nodeIds[p.region]!] });
+      const steps = r.forecasts[0]!.steps;
+      steps.forEach((s, h) => assert.ok(Math.abs(s.value - p.preds.gpd![k * 6 + h]!) <= 1e-4, `region ${p.region} h${h + 1}: ${s.value} vs ${p.preds.gpd![k * 6 + h]}`));
+    }
+    // From the day's last reading the next step is the next day's first, 06:00.
+    const lastOfDay = daily.target.timestamps!.findIndex((ms) => (ms / 60_000) % 1440 === 23 * 60 + 30 && ms > daily.target.timestamps![11]!);
+    const night = forecastRegions(dailyModels, readingsFromCity(dailyModels.target, daily.target, lastOfDay));
+    assert.deepEqual(night.forecasts[0]!.steps.map((s) => s.time!.slice(11, 16)), ['06:00', '06:30', '07:00', '07:30', '08:00', '08:30']);
+    const body = { readings: Object.fromEntries(daily.target.nodeIds.map((id) => [id, new Array(12).fill(5)])), end: '2024-01-05T03:00' };
+    assert.throws(() => readingsFromJson(dailyModels.target, body), (e: Error) => e instanceof ForecastInputError && /not a reading time of the run's daily window/.test(e.message));
+    const json = readingsFromJson(dailyModels.target, { ...body, end: '2024-01-05T07:00' });
+    assert.deepEqual([...json.timestamps!.slice(8)].map((ms) => new Date(ms).toISOString().slice(5, 16)), ['01-04T23:30', '01-05T06:00', '01-05T06:30', '01-05T07:00']);
+    assert.throws(() => readingsFromCity(dailyModels.target, fx.target), /covers the whole day, the run's models 36 readings a day/);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });

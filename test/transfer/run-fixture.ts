@@ -30,7 +30,7 @@ export async function makeRunFixture(dir: string, extra: string[] = [], scored: 
   await initBackend();
   const config = loadConfig(undefined, [...FIXTURE_SETTINGS, ...extra]);
   const target = resolveCity(config.data.target, syntheticDefaultsOf(config.data));
-  const prep = prepareTarget(target, config.data.kDays, config.data.feature, config.data.baseline);
+  const prep = prepareTarget(target, config.data.kDays, config.data.feature, config.data.baseline, config.finetune.holdout);
   const regions = chooseTargetRegions(target.N, config.data.maxTargetRegions, config.seed);
   const model = createForecaster(config.bank.model);
   // A "generated" model per region whose correction is several times too large, as transferred ones are.
@@ -42,15 +42,12 @@ export async function makeRunFixture(dir: string, extra: string[] = [], scored: 
   const run = new RunFolder(dir);
   run.writeConfig(config, { command: 'test fixture', versions: {}, backend: 'wasm' });
   writeTargetFile(run.path('target'), prep, regions);
-  const { shrink, prescale, ...finetune } = config.finetune;
   const { scores, predictions } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared: generated.get(regions[0]!)!, bankMean: generated.get(regions[0]!)!, nearest: (r) => generated.get(r)!, generated: (r) => generated.get(r)! },
-    finetune,
-    shrink,
-    prescale,
+    finetune: config.finetune,
     seed: config.seed,
     regionFile: (r) => run.evalRegion(r),
     methods: scored,
