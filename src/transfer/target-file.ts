@@ -156,7 +156,12 @@ export function readTargetFile(file: string): TargetContext {
     throw new DataError(`${file} is not valid JSON (${(err as Error).message})`);
   }
   const parsed = TargetFileSchema.safeParse(raw);
-  if (!parsed.success) throw new DataError(`${file} is not a target file of this gpd:\n${formatIssues(parsed.error, raw, TargetFileSchema).map((l) => `  ${l}`).join('\n')}`);
+  if (!parsed.success) {
+    throw new DataError(
+      `${file} is not a target file of this gpd (written by another version?); delete it and the run's eval folder and rerun \`gpd transfer\` with the same settings:\n` +
+        formatIssues(parsed.error, raw, TargetFileSchema).map((l) => `  ${l}`).join('\n'),
+    );
+  }
   const j = parsed.data;
   const N = j.city.nodeIds.length;
   const b = j.encoding.baseline;

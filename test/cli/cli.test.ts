@@ -29,7 +29,7 @@ test('every command has a description and every option explains itself in --help
   const program = buildProgram();
   const leaves = leafCommands(program);
   const names = leaves.map((l) => l.path.join(' ')).sort();
-  for (const required of ['data inspect', 'bank build', 'bank inspect', 'diffusion train', 'diffusion sample', 'transfer', 'evaluate', 'report', 'demo']) {
+  for (const required of ['data inspect', 'data init', 'bank build', 'bank inspect', 'diffusion train', 'diffusion sample', 'transfer', 'evaluate', 'report', 'demo', 'forecast', 'serve', 'export']) {
     assert.ok(names.includes(required), `missing command "${required}" (have: ${names.join(', ')})`);
   }
   for (const { path, cmd } of leaves) {
