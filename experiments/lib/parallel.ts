@@ -1,6 +1,6 @@
 /**
- * Several transfer runs at once (`--parallel N`), each in its own child process (evaluation is
- * single-threaded and CPU-bound, so two runs on two cores take about half the wall time).
+ * Several transfer runs at once (`--parallel N`), each in its own child process: after its bank, a run
+ * computes on one thread (the wasm backend), so N runs use up to N cores.
  *
  * What makes it safe:
  * - banks: the caller builds every bank the runs need first, one at a time (bank/pool.ts already uses
