@@ -27,7 +27,7 @@ import { HOLDOUT_KINDS } from '../src/data/splits.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const ALL = ['la-loop', 'shenzhen-sztaxi40', 'nyc-bike-grid', 'montevideo-bus', 'didi-chengdu', 'didi-xian', 'metro-shanghai', 'metro-chongqing'];
-const { values: args } = parseArgs({ options: { cities: { type: 'string', default: ALL.join(',') }, regions: { type: 'string', default: '24' }, k: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({ options: { cities: { type: 'string', default: ALL.join(',') }, regions: { type: 'string', default: '24' }, k: { type: 'string', default: '3' }, finetune: { type: 'string', default: '{}' }, holdouts: { type: 'string', default: HOLDOUT_KINDS.join(',') } } });
 const THRESHOLDS = [0, 0.5, 1, 2, 3];
 
 /** The city up to its test period: what a protocol may fit and select on. */
@@ -39,12 +39,13 @@ function beforeTest(c: City): City {
 
 await initBackend();
 const model = createForecaster('stgcn');
-const cfg = FinetuneConfig.parse({});
+/** `--finetune '{"lr": 3e-4}'`: other fine-tuning settings to compare (JSON, finetune section keys). */
+const cfg = FinetuneConfig.parse(JSON.parse(args.finetune!));
 const ratios = new Map<string, number[]>();
 for (const name of args.cities!.split(',')) {
   const city = beforeTest(loadCity(join(root, 'cities', `${name}.city.json`)));
   const regions = new Rng(1).fork('guard-regions').permutation(city.N).slice(0, Number(args.regions)).sort((a, b) => a - b);
-  for (const holdout of HOLDOUT_KINDS) {
+  for (const holdout of args.holdouts!.split(',') as (typeof HOLDOUT_KINDS)[number][]) {
     let prep;
     try {
       prep = prepareTarget(city, Number(args.k), 0, 'seasonal-ar', holdout);

@@ -21,9 +21,10 @@ import { prescaleToTraining } from '../train/calibrate.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
- * network (only when data.baseline is not `none`), methods 3-8, then two untrained references: random
- * init and the bank mean, and last the generated and the random-init model each calibrated by one
- * scalar on the K days (no gradient step).
+ * network (only when data.baseline is not `none`), methods 3-8, then the untrained init of every
+ * fine-tuned method (random init, bank mean, shared model, nearest prompt; GPD's is gpd_zero_shot), so
+ * that what fine-tuning adds is visible for each, and last the generated and the random-init model
+ * each calibrated by one scalar on the K days (no gradient step).
  *
  * Why the calibrated pair: with a seasonal baseline a random-init network outputs almost nothing, so
  * "random init" is the baseline itself, and a generated correction that points the right way but is
@@ -46,6 +47,8 @@ export const METHODS = [
   'gpd',
   'random_init',
   'bank_mean_zero_shot',
+  'source_transfer_zero_shot',
+  'nearest_prompt_zero_shot',
   'gpd_calibrated',
   'random_init_calibrated',
 ] as const;
@@ -63,6 +66,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   gpd: 'GPD (generated, fine-tuned)',
   random_init: 'Random init (no training)',
   bank_mean_zero_shot: 'Bank mean (no training)',
+  source_transfer_zero_shot: 'Source transfer (shared model, no training)',
+  nearest_prompt_zero_shot: 'Nearest prompt (no training)',
   gpd_calibrated: 'GPD calibrated (generated, one scale fitted on the K days)',
   random_init_calibrated: 'Random init calibrated (one scale fitted on the K days)',
 };
@@ -105,12 +110,13 @@ export interface RegionPredictions {
 }
 
 /**
- * Version of what evaluation computes. A region's saved predictions are reused on resume (only missing
+ * Version of what evaluation computes (2: fine-tuning validates on the last whole day and keeps the
+ * init unless it is clearly beaten, train/finetune.ts). A region's saved predictions are reused on resume (only missing
  * methods run), and the run folder's config.json catches a changed configuration but not changed
  * code: bump this with any change that alters a method's predictions, so older eval folders are
  * refused by name instead of silently mixed with new ones. Files without the field are version 1.
  */
-export const EVALUATION_VERSION = 1;
+export const EVALUATION_VERSION = 2;
 
 async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<Partial<Record<Method, Float32Array>>> {
   const { model, prep } = o;
@@ -150,6 +156,8 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
     gpd: async () => run(await tune(o.inits.generated(region), 'gpd')),
     random_init: () => run(randomInit),
     bank_mean_zero_shot: () => run(o.inits.bankMean),
+    source_transfer_zero_shot: () => run(o.inits.shared),
+    nearest_prompt_zero_shot: () => run(o.inits.nearest(region)),
     gpd_calibrated: () => run(prescaleToTraining(model, o.inits.generated(region), dataset).params),
     random_init_calibrated: () => run(prescaleToTraining(model, randomInit, dataset).params),
   };

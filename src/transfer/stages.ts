@@ -22,7 +22,7 @@ import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE, type
 
 /** The prompt spec of a run, fitted on its source cities (`prompts.temporal = mae` adds the learned temporal code). */
 export function fitRunPromptSpec(sources: City[], cfg: GpdConfig): Promise<PromptSpec> {
-  return fitPromptSpec(sources, { feature: cfg.data.feature, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
+  return fitPromptSpec(sources, { feature: cfg.data.feature, dynamics: cfg.prompts.dynamics, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
 }
 
 /** Train (or resume, or load when finished) the generator in `dir` on a bank and its entries' prompts. */

@@ -109,7 +109,8 @@ test('a region file saved by another evaluation version is refused by name; one 
     assert.equal(metadata['evaluation'], String(EVALUATION_VERSION));
     const { evaluation: _, ...unversioned } = metadata;
     writeSafetensors(first, tensors, unversioned);
-    if (EVALUATION_VERSION === 1) await evaluateTarget(options(dir, ['gpd_zero_shot']));
+    // A file without the field is version 1: refused too, now that evaluation is at version 2.
+    await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), /evaluation version 1, this code computes version 2/);
     writeSafetensors(first, tensors, { ...metadata, evaluation: String(EVALUATION_VERSION + 1) });
     await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), (e: Error) => e.message.includes(first) && /evaluation version \d+, this code computes version \d+/.test(e.message) && e.message.includes(`delete ${dir}`));
   } finally {
