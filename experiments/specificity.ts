@@ -27,6 +27,7 @@ import { bankEntryPrompts, trainGenerator } from '../src/transfer/generate.js';
 import { fitRunPromptSpec, generateVectors } from '../src/transfer/stages.js';
 import { loadPromptSpec, savePromptSpec } from '../src/prompts/build.js';
 import { meanVector } from '../src/transfer/inits.js';
+import { bankFunctionalSamples } from '../src/transfer/functional.js';
 import { Rng, hash32 } from '../src/util/prng.js';
 import { ProgressRenderer } from '../src/cli/progress.js';
 
@@ -80,8 +81,10 @@ const spec = existsSync(specFile) ? loadPromptSpec(specFile) : await fitRunPromp
 if (!existsSync(specFile)) savePromptSpec(specFile, spec);
 const prompts = bankEntryPrompts(bank, cityList, spec);
 const model = createForecaster(bank.settings.model);
+const samples = cfg.diffusion.functionalWeight > 0 ? bankFunctionalSamples(bank, cityList) : null;
 const { generator } = await trainGenerator({
   layout: model.layout,
+  ...(samples ? { functional: { model, samples: trainIdx.map((i) => samples[i]!) } } : {}),
   vectors: trainIdx.map((i) => bank.vectors[i]!),
   prompts: { spatial: trainIdx.map((i) => prompts.spatial[i]!), temporal: trainIdx.map((i) => prompts.temporal[i]!) },
   config: cfg,

@@ -60,16 +60,20 @@ export function windowLosses(model: Forecaster, params: Float32Array, d: RegionD
 
 /**
  * Whether `fitted` beats `init` on the validation windows by more than `z` standard errors of the
- * paired per-window difference (z = 0: any improvement counts, as plain early stopping).
+ * paired per-window difference (z = 0: any improvement counts, as plain early stopping). Windows at
+ * stride 1 share 5 of their 6 targets, so they count as n / 6 independent ones: with one validation
+ * day of a metro (13 windows) that is about 2, and an improvement must be large to count.
  */
 export function clearlyBetter(init: Float64Array, fitted: Float64Array, z: number): boolean {
   const diffs: number[] = [];
   for (let k = 0; k < init.length; k++) if (!Number.isNaN(init[k]!) && !Number.isNaN(fitted[k]!)) diffs.push(init[k]! - fitted[k]!);
   if (diffs.length === 0) return true;
   const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  if (z === 0 || diffs.length < 2) return mean > 0;
+  if (z === 0) return mean > 0;
+  const effective = diffs.length / OUT_STEPS;
+  if (diffs.length < 2 || effective < 1) return false;
   const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / (diffs.length - 1));
-  return mean > (z * sd) / Math.sqrt(diffs.length);
+  return mean > (z * sd) / Math.sqrt(effective);
 }
 
 export async function finetune(model: Forecaster, init: Float32Array, dataset: RegionDataset, cfg: FinetuneConfig, rng: Rng, hooks: FitHooks = {}): Promise<FinetuneResult> {
