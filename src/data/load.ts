@@ -6,14 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DataError, type City, type DailyWindow } from './city.js';
-import {
-  parseTimestamp,
-  readCsvMatrix,
-  readEdgeList,
-  readWideCsvSeries,
-  type Edge,
-  type SeriesData,
-} from './loaders/csv.js';
+import { parseTimestamp, readCsvMatrix, readEdgeList, type Edge, type SeriesData } from './loaders/csv.js';
 import { detectCityFolder, type CityDetection, type DetectOptions } from './detect.js';
 import {
   parseManifest,
@@ -38,6 +31,7 @@ import {
   type MissingSpec,
   type RowSelection,
 } from './validate.js';
+import { readWideCsvSeries } from './loaders/wide-csv.js';
 
 /** The file name `loadCity` looks for inside a folder. */
 export const MANIFEST_FILE_NAME = 'city.json';
