@@ -98,19 +98,15 @@ function slicedSubgraph(sub: RegionSubgraph): RegionSubgraph {
 }
 
 /**
- * A source region's data (bank training) as a slice: `prep` is prepareCity's for the whole city.
- * `sliceExtra` cuts any further per-city state the caller's prep type holds.
+ * A region's data as a slice: `prep` is the whole city's fitted state, `slicePrep` cuts it to the
+ * subgraph's nodes (sliceCityPrep for a source city; the transfer layer has the target's).
  */
-export function sliceRegion<P extends { norm: Normalizer; ha: HistoricalAverage }>(
-  city: City,
-  prep: P,
-  region: number,
-  slicePrep: (prep: P, nodes: number[]) => P,
-): RegionData<P> {
+export function sliceRegion<P extends { norm: Normalizer }>(city: City, prep: P, region: number, slicePrep: (prep: P, nodes: number[], city: City) => P): RegionData<P> {
   const sub = regionSubgraph(city, region);
+  const sliced = sliceCity(city, sub.nodes, prep.norm.feature);
   return {
-    city: sliceCity(city, sub.nodes, prep.norm.feature),
-    prep: slicePrep(prep, sub.nodes),
+    city: sliced,
+    prep: slicePrep(prep, sub.nodes, sliced),
     sub: slicedSubgraph(sub),
     node: 0,
     region,
