@@ -35,6 +35,19 @@ export interface ClusterEngineOptions {
   /** How often every pending job's state is checked besides the queue's events (ms, default 1000). */
   pollMs?: number;
   log?: (message: string) => void;
+  /** Each collected job's times (ms since the epoch; benchmarks measure the cluster's overhead with them). */
+  onCollected?: (t: JobTimes) => void;
+}
+
+export interface JobTimes {
+  label: string;
+  /** Put on the queue (by this coordinator, or an earlier one for an adopted job). */
+  enqueuedAt: number;
+  /** Taken by a worker (its last attempt). */
+  startedAt: number;
+  finishedAt: number;
+  /** Its result stored by this coordinator. */
+  collectedAt: number;
 }
 
 interface Pending<P> {
@@ -139,6 +152,7 @@ export class ClusterEngine implements JobEngine {
       const parsed = kind.result.safeParse(value);
       if (!parsed.success) return rejected(`its result fails validation: ${formatIssues(parsed.error, value, kind.result).slice(0, 5).join('; ')}`);
       r.onResult(p.job, parsed.data as R);
+      this.o.onCollected?.({ label: p.job.label, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? NaN, finishedAt: job.finishedOn ?? NaN, collectedAt: Date.now() });
       await release(p);
       // Collected and stored: the job's record is no longer needed (a failure here is harmless, completed jobs expire).
       await job.remove().catch(() => {});
