@@ -64,6 +64,24 @@ async function engine(extra: { attempts?: number; maxQueued?: number } = {}): Pr
   return ClusterEngine.connect({ redis: parseRedisUrl(server.url), pollMs: 250, ...extra });
 }
 
+/** An engine and `n` workers for `fn`, closed and stopped afterwards whatever happens. */
+async function onCluster<T>(o: { attempts?: number; workers: number; stallSeconds: number }, fn: (e: ClusterEngine, ws: GpdProcess[]) => Promise<T>): Promise<T> {
+  const e = await engine(o.attempts ? { attempts: o.attempts } : {});
+  const ws = await workers(o.workers, o.stallSeconds);
+  try {
+    return await fn(e, ws);
+  } finally {
+    await e.close();
+    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
+  }
+}
+
+/** A complete bank equal, bit for bit, to the local build. */
+function assertLocal(res: { trained: number; dir: string }, trained = 6): void {
+  assert.equal(res.trained, trained);
+  assert.equal(inspectBank(res.dir).digest, localDigest);
+}
+
 const done = (ws: GpdProcess[], label: string) => ws.reduce((a, w) => a + w.count(new RegExp(`${label}: done`)), 0);
 const labels = cities.flatMap((c) => [0, 1, 2].map((r) => `${c.id} region ${r}`));
 
@@ -79,9 +97,7 @@ function tamper(inner: JobEngine, label: string, change: (p: BankRegionPayload) 
 }
 
 test('a worker killed with -9 mid-job: another worker takes the stalled job; the bank equals the local one bit for bit', { timeout: 120_000 }, async () => {
-  const e = await engine();
-  const [a, b] = await workers(2, 2);
-  try {
+  await onCluster({ workers: 2, stallSeconds: 2 }, async (e, [a, b]) => {
     let victim: string | null = null;
     let killed: Promise<unknown> | null = null;
     const res = await buildBank({
@@ -98,12 +114,8 @@ test('a worker killed with -9 mid-job: another worker takes the stalled job; the
     assert.ok(victim, 'worker A ran a job');
     assert.equal(a!.count(new RegExp(`${victim}: done`)), 0, `A was killed before finishing ${victim}`);
     assert.equal(b!.count(new RegExp(`${victim}: done`)), 1, `B finished ${victim} after it stalled`);
-    assert.equal(res.trained, 6);
-    assert.equal(inspectBank(res.dir).digest, localDigest);
-  } finally {
-    await e.close();
-    await Promise.all([a!.kill(), b!.kill('SIGTERM')]);
-  }
+    assertLocal(res);
+  });
 });
 
 test('the coordinator killed with -9, then the same command again: no region is trained twice; the bank equals the local one', { timeout: 120_000 }, async () => {
@@ -134,9 +146,7 @@ test('the coordinator killed with -9, then the same command again: no region is 
 });
 
 test('Redis restarts mid-build (append-only file on): workers and the coordinator reconnect and nothing is lost', { timeout: 120_000 }, async () => {
-  const e = await engine();
-  const ws = await workers(2, 10);
-  try {
+  await onCluster({ workers: 2, stallSeconds: 10 }, async (e) => {
     let restarted: Promise<void> | null = null;
     const res = await buildBank({
       ...options('redis-restart'),
@@ -147,19 +157,13 @@ test('Redis restarts mid-build (append-only file on): workers and the coordinato
     });
     await restarted;
     assert.ok(restarted, 'Redis was restarted during the build');
-    assert.equal(res.trained, 6);
-    assert.equal(inspectBank(res.dir).digest, localDigest);
-  } finally {
-    await e.close();
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
-  }
+    assertLocal(res);
+  });
 });
 
 test('a poisoned job fails after its attempts with its error recorded and reported by region; the rest of the bank completes', { timeout: 120_000 }, async () => {
-  const e = await engine({ attempts: 2 });
-  const ws = await workers(2, 10);
   const dir = 'poisoned';
-  try {
+  await onCluster({ attempts: 2, workers: 2, stallSeconds: 10 }, async (e) => {
     // Region 1 of synth-b claims a validation part beyond its series: training cannot build its windows.
     const poisoned = tamper(e, 'synth-b region 1', (p) => (p.data.prep.split.val.end = p.data.city.T + 40));
     await assert.rejects(buildBank({ ...options(dir), engine: poisoned }), (err: Error) => {
@@ -179,19 +183,12 @@ test('a poisoned job fails after its attempts with its error recorded and report
     assert.match(failed[0]!.failedReason, /step range .* is empty or outside the series/);
     assert.equal(failed[0]!.attemptsMade, 2);
     // Run again without the poison: the failed region is retried and the bank completes.
-    const res = await buildBank({ ...options(dir), engine: e });
-    assert.equal(res.trained, 1);
-    assert.equal(inspectBank(res.dir).digest, localDigest);
-  } finally {
-    await e.close();
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
-  }
+    assertLocal(await buildBank({ ...options(dir), engine: e }), 1);
+  });
 });
 
 test('a payload that fails validation is refused before anything runs, naming the field', { timeout: 120_000 }, async () => {
-  const e = await engine({ attempts: 3 });
-  const ws = await workers(1, 10);
-  try {
+  await onCluster({ attempts: 3, workers: 1, stallSeconds: 10 }, async (e, ws) => {
     const bad = tamper(e, 'synth-a region 0', (p) => (p.data.city.series = new Float32Array(5)));
     await assert.rejects(buildBank({ ...options('invalid'), engine: bad }), (err: Error) => {
       // Refused at once: a payload does not change between attempts.
@@ -199,10 +196,7 @@ test('a payload that fails validation is refused before anything runs, naming th
       return true;
     });
     assert.equal(ws[0]!.count(/synth-a region 0: started/), 0, 'nothing of the refused job ran');
-  } finally {
-    await e.close();
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
-  }
+  });
 });
 
 test('a worker built from different code refuses the jobs by hash, naming both', { timeout: 120_000 }, async () => {
@@ -249,8 +243,7 @@ test('jobs are content-addressed: enqueueing the same bank again adds no job', {
     const res = await second;
     await w!.kill('SIGTERM');
     await e2.close();
-    assert.equal(res.trained, 6);
-    assert.equal(inspectBank(res.dir).digest, localDigest);
+    assertLocal(res);
     assert.equal(ids.length, 6);
     // BullMQ's event stream: 6 jobs were ever added, by the first coordinator only.
     const events = await admin.xrange(`${KEY_PREFIX}:${QUEUE_NAME}:events`, '-', '+');
@@ -286,17 +279,12 @@ test('the transfer evaluation through the cluster writes the local run\'s predic
     seed: 1,
     regionFile: (r: number) => join(root, dir, `region-${r}.safetensors`),
   });
-  const e = await engine();
-  const ws = await workers(2, 10);
-  try {
+  await onCluster({ workers: 2, stallSeconds: 10 }, async (e, ws) => {
     const local = await evaluateTarget(base('eval-local'));
     const remote = await evaluateTarget({ ...base('eval-cluster'), engine: e });
     for (const f of readdirSync(join(root, 'eval-local'))) assert.deepEqual(readFileSync(join(root, 'eval-cluster', f)), readFileSync(join(root, 'eval-local', f)), f);
     assert.equal(readdirSync(join(root, 'eval-cluster')).length, 3);
     for (const m of local.scores.methods()) assert.deepEqual(remote.scores.result(m), local.scores.result(m));
     assert.equal(ws.reduce((a, w) => a + w.count(/synth-b region \S+: done/), 0), 3);
-  } finally {
-    await e.close();
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
-  }
+  });
 });
