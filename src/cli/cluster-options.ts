@@ -45,7 +45,11 @@ export async function withJobEngine<T>(flags: ClusterFlags, log: (message: strin
   try {
     return await work(engine, target);
   } catch (err) {
-    if (!(err instanceof JobsFailed)) throw target ? Object.assign(err as Error, { message: redact((err as Error).message, target) }) : err;
+    if (!(err instanceof JobsFailed)) {
+      // Whatever failed, its message and stack must not carry the URL's password to the terminal.
+      if (target && err instanceof Error) Object.assign(err, { message: redact(err.message, target), stack: err.stack && redact(err.stack, target) });
+      throw err;
+    }
     console.error(`gpd: ${err.message}`);
     process.exitCode = 1;
     return undefined;

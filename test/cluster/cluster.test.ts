@@ -64,15 +64,22 @@ async function engine(extra: { attempts?: number; maxQueued?: number } = {}): Pr
   return ClusterEngine.connect({ redis: parseRedisUrl(server.url), pollMs: 250, ...extra });
 }
 
-/** An engine and `n` workers for `fn`, closed and stopped afterwards whatever happens. */
-async function onCluster<T>(o: { attempts?: number; workers: number; stallSeconds: number }, fn: (e: ClusterEngine, ws: GpdProcess[]) => Promise<T>): Promise<T> {
+/** Two workers the tests that kill none share (started once: a worker takes seconds to start). */
+let sharedPair: Promise<GpdProcess[]> | null = null;
+
+/**
+ * An engine for `fn` with `workers` of its own (stopped afterwards) or the shared pair, closed
+ * afterwards whatever happens.
+ */
+async function onCluster<T>(o: { attempts?: number; workers?: number; stallSeconds?: number }, fn: (e: ClusterEngine, ws: GpdProcess[]) => Promise<T>): Promise<T> {
   const e = await engine(o.attempts ? { attempts: o.attempts } : {});
-  const ws = await workers(o.workers, o.stallSeconds);
+  const own = o.workers !== undefined;
+  const ws = own ? await workers(o.workers!, o.stallSeconds ?? 10) : await (sharedPair ??= workers(2, 10));
   try {
     return await fn(e, ws);
   } finally {
     await e.close();
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
+    if (own) await Promise.all(ws.map((w) => w.kill('SIGTERM')));
   }
 }
 
@@ -145,60 +152,6 @@ test('the coordinator killed with -9, then the same command again: no region is 
   }
 });
 
-test('Redis restarts mid-build (append-only file on): workers and the coordinator reconnect and nothing is lost', { timeout: 120_000 }, async () => {
-  await onCluster({ workers: 2, stallSeconds: 10 }, async (e) => {
-    let restarted: Promise<void> | null = null;
-    const res = await buildBank({
-      ...options('redis-restart'),
-      engine: e,
-      onProgress: (p) => {
-        if (!restarted && p.lane === undefined && p.task === 'bank stgcn' && p.done === 2) restarted = server.restart();
-      },
-    });
-    await restarted;
-    assert.ok(restarted, 'Redis was restarted during the build');
-    assertLocal(res);
-  });
-});
-
-test('a poisoned job fails after its attempts with its error recorded and reported by region; the rest of the bank completes', { timeout: 120_000 }, async () => {
-  const dir = 'poisoned';
-  await onCluster({ attempts: 2, workers: 2, stallSeconds: 10 }, async (e) => {
-    // Region 1 of synth-b claims a validation part beyond its series: training cannot build its windows.
-    const poisoned = tamper(e, 'synth-b region 1', (p) => (p.data.prep.split.val.end = p.data.city.T + 40));
-    await assert.rejects(buildBank({ ...options(dir), engine: poisoned }), (err: Error) => {
-      assert.equal(err.name, 'JobsFailed');
-      assert.match(err.message, /1 job\(s\) failed:\n  synth-b region 1 \(after 2 attempts\): city synth-b: step range \[\d+, \d+\) is empty or outside the series/);
-      assert.match(err.message, /5\/6 regions stored/);
-      return true;
-    });
-    const partial = loadBank(join(root, dir));
-    assert.equal(partial.entries.length, 5);
-    assert.ok(!partial.entries.some((x) => x.city === 'synth-b' && x.region === 1));
-    // BullMQ keeps the failed job with its error.
-    const queue = new Queue(QUEUE_NAME, { connection: { url: server.url }, prefix: KEY_PREFIX });
-    const failed = await queue.getFailed();
-    await queue.close();
-    assert.equal(failed.length, 1);
-    assert.match(failed[0]!.failedReason, /step range .* is empty or outside the series/);
-    assert.equal(failed[0]!.attemptsMade, 2);
-    // Run again without the poison: the failed region is retried and the bank completes.
-    assertLocal(await buildBank({ ...options(dir), engine: e }), 1);
-  });
-});
-
-test('a payload that fails validation is refused before anything runs, naming the field', { timeout: 120_000 }, async () => {
-  await onCluster({ attempts: 3, workers: 1, stallSeconds: 10 }, async (e, ws) => {
-    const bad = tamper(e, 'synth-a region 0', (p) => (p.data.city.series = new Float32Array(5)));
-    await assert.rejects(buildBank({ ...options('invalid'), engine: bad }), (err: Error) => {
-      // Refused at once: a payload does not change between attempts.
-      assert.match(err.message, /synth-a region 0 \(after 1 attempt\): refused synth-a region 0: its payload fails validation: data\.city\.series has 5 values, \[T, N, F\] = \[\d+, \d+, 1\] needs \d+/);
-      return true;
-    });
-    assert.equal(ws[0]!.count(/synth-a region 0: started/), 0, 'nothing of the refused job ran');
-  });
-});
-
 test('a worker built from different code refuses the jobs by hash, naming both', { timeout: 120_000 }, async () => {
   // A copy of the project whose code differs by one comment: another build.
   const other = join(root, 'other-build');
@@ -257,6 +210,64 @@ test('jobs are content-addressed: enqueueing the same bank again adds no job', {
   }
 });
 
+// From here on the tests share two workers (onCluster without `workers`): the tests above need their
+// own workers or none at all, so they run first.
+test('Redis restarts mid-build (append-only file on): workers and the coordinator reconnect and nothing is lost', { timeout: 120_000 }, async () => {
+  await onCluster({}, async (e) => {
+    let restarted: Promise<void> | null = null;
+    const res = await buildBank({
+      ...options('redis-restart'),
+      engine: e,
+      onProgress: (p) => {
+        if (!restarted && p.lane === undefined && p.task === 'bank stgcn' && p.done === 2) restarted = server.restart();
+      },
+    });
+    await restarted;
+    assert.ok(restarted, 'Redis was restarted during the build');
+    assertLocal(res);
+  });
+});
+
+test('a poisoned job fails after its attempts with its error recorded and reported by region; the rest of the bank completes', { timeout: 120_000 }, async () => {
+  const dir = 'poisoned';
+  await onCluster({ attempts: 2 }, async (e) => {
+    // Region 1 of synth-b claims a validation part beyond its series: training cannot build its windows.
+    const poisoned = tamper(e, 'synth-b region 1', (p) => (p.data.prep.split.val.end = p.data.city.T + 40));
+    await assert.rejects(buildBank({ ...options(dir), engine: poisoned }), (err: Error) => {
+      assert.equal(err.name, 'JobsFailed');
+      assert.match(err.message, /1 job\(s\) failed:\n  synth-b region 1 \(after 2 attempts\): city synth-b: step range \[\d+, \d+\) is empty or outside the series/);
+      assert.match(err.message, /5\/6 regions stored/);
+      return true;
+    });
+    const partial = loadBank(join(root, dir));
+    assert.equal(partial.entries.length, 5);
+    assert.ok(!partial.entries.some((x) => x.city === 'synth-b' && x.region === 1));
+    // BullMQ keeps the failed job with its error.
+    const queue = new Queue(QUEUE_NAME, { connection: { url: server.url }, prefix: KEY_PREFIX });
+    const failed = await queue.getFailed();
+    await queue.close();
+    assert.equal(failed.length, 1);
+    assert.match(failed[0]!.failedReason, /step range .* is empty or outside the series/);
+    assert.equal(failed[0]!.attemptsMade, 2);
+    // Run again without the poison: the failed region is retried and the bank completes.
+    assertLocal(await buildBank({ ...options(dir), engine: e }), 1);
+  });
+});
+
+test('a payload that fails validation is refused before anything runs, naming the field', { timeout: 120_000 }, async () => {
+  await onCluster({ attempts: 3 }, async (e, ws) => {
+    const started = () => ws.reduce((a, w) => a + w.count(/synth-a region 0: started/), 0);
+    const before = started();
+    const bad = tamper(e, 'synth-a region 0', (p) => (p.data.city.series = new Float32Array(5)));
+    await assert.rejects(buildBank({ ...options('invalid'), engine: bad }), (err: Error) => {
+      // Refused at once: a payload does not change between attempts.
+      assert.match(err.message, /synth-a region 0 \(after 1 attempt\): refused synth-a region 0: its payload fails validation: data\.city\.series has 5 values, \[T, N, F\] = \[\d+, \d+, 1\] needs \d+/);
+      return true;
+    });
+    assert.equal(started(), before, 'nothing of the refused job ran');
+  });
+});
+
 test('the transfer evaluation through the cluster writes the local run\'s prediction files byte for byte', { timeout: 120_000 }, async () => {
   const { evaluateTarget } = await import('../../src/transfer/evaluate.js');
   const { prepareTarget } = await import('../../src/train/target.js');
@@ -279,12 +290,14 @@ test('the transfer evaluation through the cluster writes the local run\'s predic
     seed: 1,
     regionFile: (r: number) => join(root, dir, `region-${r}.safetensors`),
   });
-  await onCluster({ workers: 2, stallSeconds: 10 }, async (e, ws) => {
+  await onCluster({}, async (e, ws) => {
+    const finished = () => ws.reduce((a, w) => a + w.count(/synth-b region \S+: done/), 0);
+    const before = finished();
     const local = await evaluateTarget(base('eval-local'));
     const remote = await evaluateTarget({ ...base('eval-cluster'), engine: e });
     for (const f of readdirSync(join(root, 'eval-local'))) assert.deepEqual(readFileSync(join(root, 'eval-cluster', f)), readFileSync(join(root, 'eval-local', f)), f);
     assert.equal(readdirSync(join(root, 'eval-cluster')).length, 3);
     for (const m of local.scores.methods()) assert.deepEqual(remote.scores.result(m), local.scores.result(m));
-    assert.equal(ws.reduce((a, w) => a + w.count(/synth-b region \S+: done/), 0), 3);
+    assert.equal(finished() - before, 3, 'the workers scored the 3 regions');
   });
 });
