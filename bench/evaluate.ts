@@ -25,9 +25,9 @@ const backend = await initBackend();
 // The demo's configuration: target synth-d, K = 3 days, the fine-tuning section's defaults.
 const cfg = GpdConfig.parse({});
 const target = syntheticCities(syntheticDefaultsOf(cfg.data)).find((c) => c.id === 'synth-d')!;
-const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
 const model = createForecaster(cfg.bank.model);
-const { shrink, prescale, ...finetune } = cfg.finetune;
+const finetune = cfg.finetune;
 const regions = Array.from({ length: quick ? 4 : 8 }, (_, i) => i * 3);
 const rng = new Rng(11);
 const vec = (label: string) => model.layout.init(rng.fork(label));
@@ -48,7 +48,7 @@ try {
     for (const [mode, workers] of [['sequential', 0], ['pool', 2]] as const) {
       const dir = join(root, `${mode}-${round}`);
       const t0 = performance.now();
-      await evaluateTarget({ model, prep, regions, inits, finetune: quick ? { ...finetune, epochs: 5 } : finetune, shrink, prescale, seed: cfg.seed, regionFile: (r) => join(dir, `region-${r}.safetensors`), workers });
+      await evaluateTarget({ model, prep, regions, inits, finetune: quick ? { ...finetune, epochs: 5 } : finetune, seed: cfg.seed, regionFile: (r) => join(dir, `region-${r}.safetensors`), workers });
       const s = (performance.now() - t0) / 1000;
       best[mode] = Math.min(best[mode], s);
       digests.add(filesDigest(dir));

@@ -27,7 +27,13 @@ const K = Number(args.k);
 
 for (const name of args.cities!.split(',')) {
   const city = loadCity(join(root, 'cities', `${name}.city.json`));
-  const prep = prepareTarget(city, K, 0, 'none');
+  let prep: ReturnType<typeof prepareTarget>;
+  try {
+    prep = prepareTarget(city, K, 0, 'none', 'tail');
+  } catch (err) {
+    console.log(`\n${name}: K = ${K} does not fit (${(err as Error).message})`);
+    continue;
+  }
   const { fewShot, test } = prep.split;
   const ar = fitValueEncoding(city, fewShot, 0, 'seasonal-ar');
   const seasonal = fitValueEncoding(city, fewShot, 0, 'seasonal');

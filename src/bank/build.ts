@@ -31,13 +31,12 @@ import {
   type BankSettings,
   type SharedEntry,
 } from './store.js';
-import { EncodingConfig } from '../data/encoding.js';
+import type { EncodingConfig } from '../data/encoding.js';
 import { createForecaster } from '../models/registry.js';
 import { trainConfigOf } from '../train/config.js';
 import { prepareCity } from '../train/dataset.js';
 import type { RegionResult } from './region-job.js';
-import { BankConfig, type BankConfigInput } from './config.js';
-import { formatIssues } from '../util/zod-issues.js';
+import { resolveBankOptions, type BankConfigInput } from './config.js';
 
 /**
  * The `bank` config section (defaults from bank/config.ts), the encoding fields of `data`, and what
@@ -81,11 +80,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     if (ids.has(c.id)) throw new Error(`buildBank: city ${c.id} is listed twice`);
     ids.add(c.id);
   }
-  const { cities: _c, dir: _d, seed: _s, signal: _sig, onProgress: _p, onWarning: _w, feature: _f, baseline: _b, engine: _e, ...bankFields } = opts;
-  const parsed = BankConfig.safeParse(bankFields);
-  if (!parsed.success) throw new Error(`buildBank: ${formatIssues(parsed.error, bankFields, BankConfig).join('; ')}`);
-  const bank = parsed.data;
-  const { feature, baseline } = EncodingConfig.parse({ feature: opts.feature, baseline: opts.baseline });
+  const { bank, feature, baseline } = resolveBankOptions(opts);
   await initBackend();
   const model = createForecaster(bank.model);
   const config = trainConfigOf(bank);

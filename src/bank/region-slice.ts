@@ -61,6 +61,7 @@ export function sliceCity(city: City, nodes: number[], feature: number): City {
     adjacency,
     attributes: {},
   };
+  if (city.day) slice.day = { ...city.day };
   if (mask) slice.mask = mask;
   if (city.timestamps) slice.timestamps = city.timestamps;
   if (city.units !== undefined) slice.units = city.units;

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { MODEL_NAMES } from '../models/registry.js';
 import { INIT_KINDS } from '../bank/region-job.js';
 import { BASELINE_KINDS } from '../data/encoding.js';
-import { TrainFields } from '../train/config.js';
+import { FinetuneConfig, TrainFields } from '../train/config.js';
+import { HOLDOUT_KINDS } from '../data/splits.js';
 import { METHODS } from '../transfer/methods.js';
 import { BANK_REGION_JOB } from '../bank/region-payload.js';
 import { TRANSFER_REGION_JOB } from '../transfer/region-eval.js';
@@ -34,6 +35,7 @@ export const CitySlice = z
   .object({
     id: z.string().min(1),
     intervalMinutes: z.number().positive(),
+    day: z.object({ startMinutes: z.number().nonnegative(), steps: positive }).strict().optional(),
     nodeIds: z.array(z.string()),
     T: positive,
     N: positive,
@@ -102,6 +104,7 @@ const TargetPrep = z
     norm: Normalizer,
     ha: HistoricalAverage,
     feature: count,
+    holdout: z.object({ kind: z.enum(HOLDOUT_KINDS), train: Range, val: Range }).strict(),
   })
   .strict();
 
@@ -150,9 +153,7 @@ export const RegionResult = z
 export const TransferRegionPayload = z
   .object({
     model: z.enum(MODEL_NAMES),
-    finetune: TrainFields,
-    shrink: z.boolean(),
-    prescale: z.boolean(),
+    finetune: FinetuneConfig,
     seed: z.number().int(),
     methods: z.array(z.enum(METHODS)).min(1),
     inits: z.object({ shared: f32, bankMean: f32, nearest: f32, generated: f32 }).strict(),

@@ -32,6 +32,7 @@ import { fitNormalizer } from './normalize.js';
 import { BASELINE_KINDS, STD_FLOOR, type BaselineKind, type Normalizer } from './encoding.js';
 import { checkRange, type StepRange } from './range.js';
 import { OUT_STEPS } from './task.js';
+import { chooseSeasonalEncoding } from './encoding-select.js';
 import { fitTimeProfile, timeSlot } from './time-profile.js';
 
 /** Half width of the profile's pooling window (at least one slot either side when a day allows it). */
@@ -60,7 +61,10 @@ export function fitValueEncoding(city: City, range: StepRange, feature: number, 
   checkBaselineKind(kind);
   if (kind === 'none') return fitNormalizer(city, range, feature);
   checkRange(city, range);
-  const profile = fitTimeProfile(city, range, feature, halfWindowSlots(city));
+  // Pooling and persistence chosen by cross-validation over the range's days (data/encoding-select.ts);
+  // a range of less than two days keeps the default pooling and in-sample persistence.
+  const choice = chooseSeasonalEncoding(city, range, feature, kind === 'seasonal-ar');
+  const profile = fitTimeProfile(city, range, feature, choice ? choice.halfWindowSlots : halfWindowSlots(city));
   const { N, F, series, mask } = city;
   const slots = profile.slotsPerDay;
   // Deviations of every step of the range, NaN where missing ([len, N], float64 for the sums).
@@ -87,8 +91,8 @@ export function fitValueEncoding(city: City, range: StepRange, feature: number, 
   let ss = 0;
   for (let k = 0; k < dev.length; k++) if (!Number.isNaN(dev[k]!)) ss += (dev[k]! - mean) ** 2;
   const std = Math.max(Math.sqrt(ss / count), STD_FLOOR);
-  const persistence = new Array<number>(OUT_STEPS).fill(0);
-  if (kind === 'seasonal-ar') {
+  const persistence = choice ? choice.persistence.slice() : new Array<number>(OUT_STEPS).fill(0);
+  if (kind === 'seasonal-ar' && !choice) {
     for (let h = 1; h <= OUT_STEPS; h++) {
       let xy = 0;
       let xx = 0;

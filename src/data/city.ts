@@ -11,10 +11,25 @@ export interface NodeAttributes {
   categories?: Record<string, Int32Array>;
 }
 
+/**
+ * The part of each day a series covers, when it is not the whole day (a metro's service hours): one
+ * reading every interval from `startMinutes` after midnight, `steps` readings a day, and the next
+ * reading is the next day's first. Windows run across the overnight gap (the time-of-day feature
+ * carries each step's clock time); profiles, days and splits count `steps` steps a day.
+ */
+export interface DailyWindow {
+  /** Clock time of a day's first reading, in minutes after midnight. */
+  startMinutes: number;
+  /** Readings per day. */
+  steps: number;
+}
+
 export interface City {
   id: string;
   /** Sampling interval in minutes. */
   intervalMinutes: number;
+  /** Present when the series covers only part of each day (see DailyWindow); absent = around the clock. */
+  day?: DailyWindow;
   nodeIds: string[];
   /** Number of time steps. */
   T: number;
@@ -52,7 +67,13 @@ export function seriesAt(city: City, t: number, n: number, f = 0): number {
   return city.series[(t * city.N + n) * city.F + f]!;
 }
 
-/** Steps per day for this city's interval (e.g. 288 at 5 min). */
-export function stepsPerDay(city: Pick<City, 'intervalMinutes'>): number {
-  return Math.round((24 * 60) / city.intervalMinutes);
+/** Steps per day: the daily window's, else the interval's whole day (e.g. 288 at 5 min). */
+export function stepsPerDay(city: Pick<City, 'intervalMinutes' | 'day'>): number {
+  return city.day ? city.day.steps : Math.round((24 * 60) / city.intervalMinutes);
+}
+
+/** Clock minutes (after midnight, in [0, 1440)) of a step's slot within the day. */
+export function slotClockMinutes(city: Pick<City, 'intervalMinutes' | 'day'>, slot: number): number {
+  const start = city.day?.startMinutes ?? 0;
+  return (((start + slot * city.intervalMinutes) % 1440) + 1440) % 1440;
 }

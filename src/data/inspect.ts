@@ -2,7 +2,7 @@
  * `gpd data inspect`: the numbers a user checks before training on a city (size, time span,
  * gaps, graph shape, value ranges), computed from the loaded City only.
  */
-import type { City } from './city.js';
+import { stepsPerDay, type City } from './city.js';
 
 export interface FeatureStats {
   name: string;
@@ -32,8 +32,10 @@ export interface InspectReport {
   intervalMinutes: number;
   features: string[];
   units?: string;
-  /** ISO times of the first and last step (null without timestamps); days = steps x interval. */
+  /** ISO times of the first and last step (null without timestamps); days = steps / steps per day. */
   timeSpan: { start: string | null; end: string | null; days: number };
+  /** The part of each day the series covers, when not the whole day (City.day): first reading HH:MM, readings per day. */
+  daily: { start: string; steps: number } | null;
   /** Share of (step, node, feature) cells flagged missing in the mask. */
   missingShare: number;
   graph: {
@@ -48,6 +50,8 @@ export interface InspectReport {
   featureStats: FeatureStats[];
   attributes: { coordKind: string | null; embeddings: Record<string, number>; categories: string[] };
 }
+
+const clock = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 
 export function inspectCity(city: City): InspectReport {
   const { N, T, F } = city;
@@ -64,8 +68,9 @@ export function inspectCity(city: City): InspectReport {
     timeSpan: {
       start: ts ? new Date(ts[0]!).toISOString() : null,
       end: ts ? new Date(ts[T - 1]!).toISOString() : null,
-      days: (T * city.intervalMinutes) / 1440,
+      days: T / stepsPerDay(city),
     },
+    daily: city.day ? { start: clock(city.day.startMinutes), steps: city.day.steps } : null,
     missingShare: missing / (T * N * F),
     graph: graphStats(city.adjacency, N),
     featureStats: features.map((name, f) => featureStats(city, f, name)),
@@ -157,6 +162,7 @@ export function formatInspect(r: InspectReport): string {
     ['nodes', String(r.nodes)],
     ['steps', String(r.steps)],
     ['interval', `${num(r.intervalMinutes)} min`],
+    ...(r.daily ? [['daily window', `${r.daily.steps} readings from ${r.daily.start} (windows run across the overnight gap)`] as [string, string]] : []),
     ['features', `${r.features.join(', ')}${r.units ? ` (${r.units})` : ''}`],
     [
       'time span',

@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError, type City } from './city.js';
+import { DataError, type City, type DailyWindow } from './city.js';
 import {
   parseTimestamp,
   readCsvMatrix,
@@ -30,6 +30,7 @@ import {
   missingSpecOf,
   selectRows,
   validateCity,
+  checkDailyWindow,
   arrayMatrix,
   type MissingSpec,
   type RowSelection,
@@ -53,8 +54,15 @@ export function loadCity(pathToManifestOrFolder: string): City {
 export function loadCityFromManifest(loaded: LoadedManifest): City {
   const { manifest: m, path, resolvePath } = loaded;
   const docs: DocCache = new Map();
-  const s = loadSeries(m.series, m.intervalMinutes, resolvePath, docs);
   const source = [`manifest ${path}`];
+  let day: DailyWindow | undefined;
+  if (m.daily) {
+    const [h, mi] = m.daily.start.split(':').map(Number) as [number, number];
+    day = { startMinutes: h * 60 + mi, steps: m.daily.steps };
+    checkDailyWindow(day, m.intervalMinutes, `${path}: "daily"`);
+    if (m.daily.inferred) source.push(`daily window ${m.daily.start} + ${m.daily.steps} x ${m.intervalMinutes} min inferred${m.daily.note ? `: ${m.daily.note}` : ''}`);
+  }
+  const s = loadSeries(m.series, m.intervalMinutes, resolvePath, docs, day);
 
   let timestamps = s.timestamps;
   if (m.start !== undefined) {
@@ -63,10 +71,7 @@ export function loadCityFromManifest(loaded: LoadedManifest): City {
     if (timestamps && timestamps[0] !== t0) {
       throw new DataError(`${path}: "start" ${start.time} disagrees with the file's first timestamp ${new Date(timestamps[0]!).toISOString()}`);
     }
-    if (!timestamps) {
-      timestamps = new Float64Array(s.T);
-      for (let t = 0; t < s.T; t++) timestamps[t] = t0 + t * m.intervalMinutes * 60_000;
-    }
+    if (!timestamps) timestamps = stepTimes(t0, s.T, m.intervalMinutes, day, path);
     if (start.inferred) source.push(`start ${new Date(t0).toISOString()} inferred${start.note ? `: ${start.note}` : ''}`);
   }
 
@@ -87,6 +92,7 @@ export function loadCityFromManifest(loaded: LoadedManifest): City {
     attributes,
     source: source.join('; '),
   };
+  if (day) city.day = day;
   if (s.mask) city.mask = s.mask;
   if (timestamps) city.timestamps = timestamps;
   if (m.units !== undefined) city.units = m.units;
@@ -104,10 +110,29 @@ function parseStart(text: string, manifestPath: string): number {
   }
 }
 
+/**
+ * The time of every step from the first one's: a regular clock, or with a daily window the day's
+ * readings and then the next day's (the first reading may fall anywhere in the window).
+ */
+function stepTimes(t0: number, T: number, intervalMinutes: number, day: DailyWindow | undefined, path: string): Float64Array {
+  const step = intervalMinutes * 60_000;
+  const out = new Float64Array(T);
+  if (!day) {
+    for (let t = 0; t < T; t++) out[t] = t0 + t * step;
+    return out;
+  }
+  const minutes = ((((t0 / 60_000) % 1440) + 1440) % 1440) - day.startMinutes;
+  const slot0 = (((minutes % 1440) + 1440) % 1440) / intervalMinutes;
+  if (!Number.isInteger(slot0) || slot0 >= day.steps) throw new DataError(`${path}: "start" is not one of the daily window's reading times`);
+  const serviceStart = t0 - slot0 * step;
+  for (let t = 0; t < T; t++) out[t] = serviceStart + Math.floor((slot0 + t) / day.steps) * 86_400_000 + ((slot0 + t) % day.steps) * step;
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Series
 
-function loadSeries(spec: SeriesSpec, intervalMinutes: number, resolvePath: (p: string) => string, docs: DocCache): SeriesData {
+function loadSeries(spec: SeriesSpec, intervalMinutes: number, resolvePath: (p: string) => string, docs: DocCache, day: DailyWindow | undefined): SeriesData {
   const missing = missingSpecOf(spec.missing);
   switch (spec.format) {
     case 'wide-csv':
@@ -118,6 +143,9 @@ function loadSeries(spec: SeriesSpec, intervalMinutes: number, resolvePath: (p: 
         timestampFormat: spec.timestampFormat,
         missing,
         intervalMinutes,
+        ...(day ? { day } : {}),
+        ...(spec.dayColumn !== undefined ? { dayColumn: spec.dayColumn } : {}),
+        ...(spec.slotColumn !== undefined ? { slotColumn: spec.slotColumn } : {}),
       });
     case 'npy':
     case 'npz': {

@@ -6,7 +6,7 @@
  * from K = 3 days has only 3 readings per slot.
  */
 import type { City } from './city.js';
-import { DataError, stepsPerDay } from './city.js';
+import { DataError, slotClockMinutes, stepsPerDay } from './city.js';
 import { checkRange, type StepRange } from './range.js';
 
 export interface TimeProfile {
@@ -20,20 +20,30 @@ export interface TimeProfile {
 
 const MS_PER_DAY = 86_400_000;
 
-/** Fraction of the day in [0,1) at step t: from timestamps (UTC clock) if present, else (t mod stepsPerDay)/stepsPerDay. */
+/**
+ * Fraction of the day in [0,1) at step t (clock time): from timestamps (UTC clock) if present, else
+ * from the step's slot (t mod stepsPerDay; step 0 is a day's first slot), shifted by the daily
+ * window's start for a series covering part of each day.
+ */
 export function timeOfDay(city: City, t: number): number {
   if (city.timestamps) {
     const ms = city.timestamps[t]!;
     const inDay = ((ms % MS_PER_DAY) + MS_PER_DAY) % MS_PER_DAY;
     return inDay / MS_PER_DAY;
   }
-  const spd = Math.round((24 * 60) / city.intervalMinutes);
-  return (t % spd) / spd;
+  return slotClockMinutes(city, t % stepsPerDay(city)) / 1440;
 }
 
-/** Time-of-day slot of step t, consistent with the time-of-day input feature of the windows. */
+/**
+ * Time-of-day slot of step t in [0, slotsPerDay), consistent with the time-of-day input feature of
+ * the windows. Around the clock the day has slotsPerDay equal slots from midnight; with a daily
+ * window the slots divide the window (its first reading is slot 0).
+ */
 export function timeSlot(city: City, t: number, slotsPerDay = stepsPerDay(city)): number {
-  return Math.round(timeOfDay(city, t) * slotsPerDay) % slotsPerDay;
+  if (!city.day) return Math.round(timeOfDay(city, t) * slotsPerDay) % slotsPerDay;
+  const span = city.day.steps * city.intervalMinutes;
+  const sinceStart = (((timeOfDay(city, t) * 1440 - city.day.startMinutes) % 1440) + 1440) % 1440;
+  return Math.min(slotsPerDay - 1, Math.round((sinceStart / span) * slotsPerDay));
 }
 
 /**
@@ -80,6 +90,8 @@ export function fitTimeProfile(city: City, fit: StepRange, feature = 0, halfWind
       let ws = 0;
       let wc = 0;
       for (let d = -halfWindowSlots; d <= halfWindowSlots; d++) {
+        // Around the clock the day is circular; a daily window is not (its last slot is not next to its first).
+        if (city.day && (s + d < 0 || s + d >= slots)) continue;
         const k = (((s + d) % slots) + slots) % slots * N + n;
         ws += sum[k]!;
         wc += cnt[k]!;

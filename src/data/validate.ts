@@ -3,7 +3,7 @@
  * generated) City passes. Loaders check cells where they still know the file line/column; this
  * module owns the rules themselves so every format rejects the same things with the same words.
  */
-import { DataError, type City } from './city.js';
+import { DataError, type City, type DailyWindow } from './city.js';
 import type { NpyArray } from './loaders/npy.js';
 
 /** Input steps (12) + output steps (6): a series shorter than this yields no training window. */
@@ -143,7 +143,8 @@ export function validateCity(city: City): void {
       throw new DataError(`${where}: value ${v} at step ${t}, node ${n} ("${city.nodeIds[n]}"), feature ${f} is not finite`);
     }
   }
-  if (city.timestamps) checkTimestamps(city.timestamps, T, city.intervalMinutes, (t) => `${where}, step ${t}`);
+  if (city.day) checkDailyWindow(city.day, city.intervalMinutes, where);
+  if (city.timestamps) checkTimestamps(city.timestamps, T, city.intervalMinutes, (t) => `${where}, step ${t}`, city.day);
   if (city.adjacency.length !== N * N) {
     throw new DataError(`${where}: adjacency has ${city.adjacency.length} entries, expected N*N = ${N * N}`);
   }
@@ -175,18 +176,48 @@ export function validateCity(city: City): void {
   }
 }
 
-/** Timestamps must step by exactly the interval (windows assume a regular clock). */
-export function checkTimestamps(ts: Float64Array, T: number, intervalMinutes: number, where: (t: number) => string): void {
+export function checkDailyWindow(day: DailyWindow, intervalMinutes: number, where: string): void {
+  if (!Number.isInteger(day.steps) || day.steps < 1) throw new DataError(`${where}: daily.steps must be a positive integer, got ${day.steps}`);
+  if (!(day.startMinutes >= 0 && day.startMinutes < 1440)) throw new DataError(`${where}: daily.start must be a clock time in [00:00, 24:00), got ${day.startMinutes} minutes`);
+  if (day.steps * intervalMinutes > 1440) {
+    throw new DataError(`${where}: daily.steps ${day.steps} x ${intervalMinutes} min = ${day.steps * intervalMinutes} min is more than a day`);
+  }
+}
+
+const hhmm = (minutes: number) => `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(Math.round(minutes % 60)).padStart(2, '0')}`;
+
+/**
+ * Timestamps must step by exactly the interval (windows assume a regular clock). With a daily window
+ * every reading lies in the window and a day's last reading is followed by the next day's first.
+ */
+export function checkTimestamps(ts: Float64Array, T: number, intervalMinutes: number, where: (t: number) => string, day?: DailyWindow): void {
   if (ts.length !== T) throw new DataError(`${where(0)}: ${ts.length} timestamps for ${T} steps`);
   const step = intervalMinutes * 60_000;
+  const slotOf = (ms: number) => {
+    const minutes = ((((ms / 60_000) % 1440) + 1440) % 1440) - (day?.startMinutes ?? 0);
+    return (((minutes % 1440) + 1440) % 1440) / intervalMinutes;
+  };
+  if (day) {
+    for (let t = 0; t < T; t++) {
+      const slot = slotOf(ts[t]!);
+      if (!Number.isInteger(slot) || slot >= day.steps) {
+        const last = day.startMinutes + (day.steps - 1) * intervalMinutes;
+        throw new DataError(`${where(t)}: timestamp ${new Date(ts[t]!).toISOString()} is outside the daily window (${day.steps} readings from ${hhmm(day.startMinutes)} to ${hhmm(last % 1440)}, every ${intervalMinutes} min)`);
+      }
+    }
+  }
   for (let t = 1; t < T; t++) {
     const d = ts[t]! - ts[t - 1]!;
-    if (d !== step) {
-      throw new DataError(
-        `${where(t)}: timestamp ${new Date(ts[t]!).toISOString()} is ${d / 60_000} min after the previous one, ` +
-          `expected the ${intervalMinutes} min interval (gaps and duplicates are not supported)`,
-      );
-    }
+    if (d === step) continue;
+    // The overnight gap of a daily window: from a day's last reading to the next day's first.
+    if (day && slotOf(ts[t - 1]!) === day.steps - 1 && slotOf(ts[t]!) === 0 && d === (1440 - (day.steps - 1) * intervalMinutes) * 60_000) continue;
+    const overnight = !day && d > step && d < 86_400_000 && new Date(ts[t]!).getUTCDate() !== new Date(ts[t - 1]!).getUTCDate();
+    const hint = overnight
+      ? `; if the series covers only part of each day, declare it in the manifest: "daily": {"start": "${hhmm((ts[t]! / 60_000) % 1440)}", "steps": <readings per day>}`
+      : ' (gaps and duplicates are not supported)';
+    throw new DataError(
+      `${where(t)}: timestamp ${new Date(ts[t]!).toISOString()} is ${d / 60_000} min after the previous one, expected the ${intervalMinutes} min interval${hint}`,
+    );
   }
 }
 

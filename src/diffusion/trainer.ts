@@ -15,15 +15,22 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { Rng } from '../util/prng.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
-import type { DenoiseFn } from './types.js';
+import type { DenoiseFn, ExtraLoss } from './types.js';
 import type { ParamDict, PromptBatch, TransformerDenoiser } from './denoisers/transformer.js';
 
 type T2 = tfTypes.Tensor2D;
 
 /** What the trainer needs from GaussianDiffusion or FlowMatching. */
 export interface DiffusionObjective {
-  trainingLoss(denoise: DenoiseFn, x0: T2, rng: Rng): tfTypes.Scalar;
+  trainingLoss(denoise: DenoiseFn, x0: T2, rng: Rng, fixed?: object, extra?: ExtraLoss): tfTypes.Scalar;
 }
+
+/**
+ * A loss on the clean vectors the denoiser implies for a batch, added to the diffusion loss (e.g. the
+ * forecasting loss of those vectors on their regions' own data). `rows` are the batch's indices into
+ * the training set; called inside the gradient tape.
+ */
+export type BatchLoss = (x0hat: T2, rows: number[], rng: Rng) => tfTypes.Scalar;
 
 /** Normalised parameter vectors and their prompts (rows aligned). */
 export interface TrainingSet {
@@ -73,6 +80,8 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Checked every step; when aborted, a checkpoint is written and train() returns early. */
   signal?: AbortSignal;
+  /** An extra loss on the implied clean vectors (the functional objective); none = plain diffusion. */
+  extraLoss?: BatchLoss;
 }
 
 export interface TrainResult {
@@ -200,7 +209,8 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
       };
       const keep = tf.tensor2d(keepArr, [B, 1]);
       const denoise: DenoiseFn = (xt, tt) => model.forward(params, xt, tt, prompts, keep);
-      const { value, grads } = tf.variableGrads(() => objective.trainingLoss(denoise, x0, lossRng), varList);
+      const extra = o.extraLoss ? (x0hat: T2) => o.extraLoss!(x0hat, idx, rng.fork('extra')) : undefined;
+      const { value, grads } = tf.variableGrads(() => objective.trainingLoss(denoise, x0, lossRng, {}, extra), varList);
       const gs = names.map((n) => grads[params[n]!.name]!);
       let scale: tfTypes.Scalar | number = 1;
       if (o.gradClip > 0) {

@@ -9,7 +9,7 @@
  * exactly its few-shot days.
  */
 import type { City } from '../data/city.js';
-import { DataError } from '../data/city.js';
+import { DataError, stepsPerDay } from '../data/city.js';
 import { timeOfDay } from '../data/windows.js';
 import { checkRange, type StepRange } from '../data/range.js';
 
@@ -224,7 +224,7 @@ export function dailyBins(city: City, range: StepRange, profiles: CityProfiles, 
   const { N, F, series, mask } = city;
   const B = opts.bins;
   if (profiles.bins !== B || profiles.N !== N) throw new Error(`dailyBins: profiles were computed with other bins/nodes`);
-  const spd = Math.round((24 * 60) / city.intervalMinutes);
+  const spd = stepsPerDay(city);
   const len = range.end - range.start;
   const days = Math.max(1, Math.floor(len / spd));
   const usedEnd = len >= spd ? range.start + days * spd : range.end;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { ReportData, SeriesPoint, RegionError, ProjectionPoint, DiffusionCurvePoint, BankCurvePoint } from './types.js';
 import { pca2d, graphLayout, edgesFromAdjacency } from './project.js';
 import { OUT_STEPS } from '../data/task.js';
-import type { City } from '../data/city.js';
+import { stepsPerDay, type City } from '../data/city.js';
 import { resolveCity, syntheticDefaultsOf } from '../data/resolve.js';
 import { loadBank, type LoadedBank } from '../bank/store.js';
 import { createForecaster } from '../models/registry.js';
@@ -70,7 +70,7 @@ function loadReportInputs(runDir: string): ReportInputs {
   const results = run.readResults();
   const cfg = saved.config;
   const target = resolveCity(cfg.data.target, syntheticDefaultsOf(cfg.data));
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
   const bank = loadBank(run.bankDir(cfg));
   const regions = chooseTargetRegions(target.N, cfg.data.maxTargetRegions, cfg.seed);
   const generated = run.has('generated') ? readGenerated(run.path('generated'), regions, createForecaster(cfg.bank.model).layout.size) : [];
@@ -105,7 +105,7 @@ export function buildReportData(runDir: string): ReportData {
   const series: SeriesPoint[] = [];
   for (const p of r.predictions.slice(0, SERIES_REGIONS)) {
     const name = target.nodeIds[p.region] ?? String(p.region);
-    const shown = Math.min(p.starts.length, 2 * Math.round((24 * 60) / target.intervalMinutes));
+    const shown = Math.min(p.starts.length, 2 * stepsPerDay(target));
     for (let k = 0; k < shown; k++) {
       const t = p.starts[k]! + 12; // horizon-1 target step
       const rel = t - prep.split.test.start;

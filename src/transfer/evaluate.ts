@@ -10,7 +10,7 @@ import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safe
 import { DataError } from '../data/city.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
-import { trainConfigOf, type TrainOptions } from '../train/config.js';
+import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
 import type { ModelName } from '../models/registry.js';
 import { localJobEngine } from '../bank/job-engine.js';
@@ -26,11 +26,8 @@ export interface EvaluateOptions {
   prep: TargetPrep;
   regions: number[];
   inits: MethodInits;
-  finetune: TrainOptions;
-  /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
-  shrink?: boolean;
-  /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */
-  prescale?: boolean;
+  /** The fine-tuning recipe (train/finetune.ts); unset fields take the `finetune` section's defaults. */
+  finetune: FinetuneConfigInput;
   seed: number;
   /** Where a region's predictions are saved (the run folder's eval/region-NNNNN.safetensors). */
   regionFile: (region: number) => string;
@@ -57,12 +54,13 @@ export interface RegionPredictions {
 }
 
 /**
- * Version of what evaluation computes. A region's saved predictions are reused on resume (only missing
+ * Version of what evaluation computes (2: fine-tuning validates on the last whole day and keeps the
+ * init unless it is clearly beaten, train/finetune.ts). A region's saved predictions are reused on resume (only missing
  * methods run), and the run folder's config.json catches a changed configuration but not changed
  * code: bump this with any change that alters a method's predictions, so older eval folders are
  * refused by name instead of silently mixed with new ones. Files without the field are version 1.
  */
-export const EVALUATION_VERSION = 1;
+export const EVALUATION_VERSION = 2;
 
 /** Every method that applies: the seasonal baseline row only when the models have one. */
 export function defaultMethods(prep: TargetPrep): Method[] {
@@ -81,7 +79,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const saved = new Map<number, Record<string, SafeTensor>>();
   const regionOf = new Map<RegionJob<TransferRegionPayload>, number>();
   const jobs: RegionJob<TransferRegionPayload>[] = [];
-  const finetune = trainConfigOf(o.finetune);
+  const finetune = FinetuneConfig.parse(o.finetune);
   const model = o.model.name as ModelName;
   for (const region of o.regions) {
     const file = o.regionFile(region);
@@ -103,8 +101,6 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
       payload: () => ({
         model,
         finetune,
-        shrink: o.shrink === true,
-        prescale: o.prescale === true,
         seed: o.seed,
         methods: missing,
         inits: { shared: o.inits.shared, bankMean: o.inits.bankMean, nearest: o.inits.nearest(region), generated: o.inits.generated(region) },

@@ -5,9 +5,10 @@
  */
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
- * network (only when data.baseline is not `none`), methods 3-8, then two untrained references: random
- * init and the bank mean, and last the generated and the random-init model each calibrated by one
- * scalar on the K days (no gradient step).
+ * network (only when data.baseline is not `none`), methods 3-8, then the untrained init of every
+ * fine-tuned method (random init, bank mean, shared model, nearest prompt; GPD's is gpd_zero_shot), so
+ * that what fine-tuning adds is visible for each, and last the generated and the random-init model
+ * each calibrated by one scalar on the K days (no gradient step).
  *
  * Why the calibrated pair: with a seasonal baseline a random-init network outputs almost nothing, so
  * "random init" is the baseline itself, and a generated correction that points the right way but is
@@ -30,6 +31,8 @@ export const METHODS = [
   'gpd',
   'random_init',
   'bank_mean_zero_shot',
+  'source_transfer_zero_shot',
+  'nearest_prompt_zero_shot',
   'gpd_calibrated',
   'random_init_calibrated',
 ] as const;
@@ -47,6 +50,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   gpd: 'GPD (generated, fine-tuned)',
   random_init: 'Random init (no training)',
   bank_mean_zero_shot: 'Bank mean (no training)',
+  source_transfer_zero_shot: 'Source transfer (shared model, no training)',
+  nearest_prompt_zero_shot: 'Nearest prompt (no training)',
   gpd_calibrated: 'GPD calibrated (generated, one scale fitted on the K days)',
   random_init_calibrated: 'Random init calibrated (one scale fitted on the K days)',
 };

@@ -130,7 +130,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
 
   const { sources, target } = resolveRunCities(cfg);
   log(`sources: ${sources.map((c) => `${c.id} (${c.N} regions)`).join(', ')}; target: ${target.id} (${target.N} regions, K = ${cfg.data.kDays} days)`);
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
 
   // 1. Parameter bank.
   const bankDir = run.bankDir(cfg);
@@ -183,15 +183,12 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   generator.dispose();
 
   // 5. Evaluate every method.
-  const { shrink, prescale, ...finetune } = cfg.finetune;
   const { scores } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared, bankMean: meanVector(bank.vectors), nearest: nearestPromptInit(sourcePrompts, targetPrompts, bank.vectors), generated: (r) => generatedOf.get(r)! },
-    finetune,
-    shrink,
-    prescale,
+    finetune: cfg.finetune,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     workers: cfg.bank.workers,

@@ -5,14 +5,14 @@
  * on worker threads or cluster workers, with the predictions of a sequential run, bit for bit.
  */
 import type { ModelName } from '../models/registry.js';
-import type { TrainConfig } from '../train/config.js';
+import type { FinetuneConfig } from '../train/config.js';
 import { Rng } from '../util/prng.js';
-import { fitForecaster } from '../train/fit.js';
+import { finetune } from '../train/finetune.js';
 import { historicalAveragePredict } from '../baselines/historical-average.js';
 import { lastValuePredict } from '../baselines/last-value.js';
 import { predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
-import { shrinkToBaseline, prescaleToTraining } from '../train/calibrate.js';
+import { prescaleToTraining } from '../train/calibrate.js';
 import type { City } from '../data/city.js';
 import type { JobHooks } from '../bank/jobs.js';
 import { forecasterFor } from '../bank/region-payload.js';
@@ -23,11 +23,8 @@ export const TRANSFER_REGION_JOB = 'transfer-region';
 
 export interface TransferRegionPayload {
   model: ModelName;
-  finetune: TrainConfig;
-  /** Scale each fine-tuned network's correction by its validation least-squares factor. */
-  shrink: boolean;
-  /** Scale each init's correction by its training least-squares factor before fine-tuning. */
-  prescale: boolean;
+  /** The fine-tuning recipe (train/finetune.ts), resolved. */
+  finetune: FinetuneConfig;
   /** The run's seed. */
   seed: number;
   methods: Method[];
@@ -52,6 +49,7 @@ export function sliceTargetPrep(prep: TargetPrep, nodes: number[], city: City): 
     norm: sliceNormalizer(prep.norm, nodes),
     ha: sliceHistoricalAverage(prep.ha, nodes),
     feature: 0,
+    holdout: { kind: prep.holdout.kind, train: { ...prep.holdout.train }, val: { ...prep.holdout.val } },
   };
 }
 
@@ -62,8 +60,7 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
   const rng = new Rng(p.seed).fork(`finetune:${city.id}:${region}`);
   const warnings: string[] = [];
   const tune = async (init: Float32Array, label: string) => {
-    const start = p.prescale ? prescaleToTraining(model, init, dataset).params : init;
-    const fit = await fitForecaster(model, [dataset], start, p.finetune, rng.fork(label), {
+    const { params, fit } = await finetune(model, init, dataset, p.finetune, rng.fork(label), {
       ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
       ...(hooks.yieldEveryStep ? { yieldEveryStep: true } : {}),
     });
@@ -73,7 +70,7 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
           `so fine-tuning there ran all ${p.finetune.epochs} epochs and kept the last (no early stopping or shrinking)`,
       );
     }
-    return p.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
+    return params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
   const ha = historicalAveragePredict(prep.ha, city, node, test);
@@ -96,6 +93,8 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
     gpd: async () => run(await tune(inits.generated, 'gpd')),
     random_init: () => run(randomInit),
     bank_mean_zero_shot: () => run(inits.bankMean),
+    source_transfer_zero_shot: () => run(inits.shared),
+    nearest_prompt_zero_shot: () => run(inits.nearest),
     gpd_calibrated: () => run(prescaleToTraining(model, inits.generated, dataset).params),
     random_init_calibrated: () => run(prescaleToTraining(model, randomInit, dataset).params),
   };

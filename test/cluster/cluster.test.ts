@@ -275,7 +275,7 @@ test('the transfer evaluation through the cluster writes the local run\'s predic
   const { Rng } = await import('../../src/util/prng.js');
   const { readFileSync } = await import('node:fs');
   const target = cities[1]!;
-  const prep = prepareTarget(target, 1, 0, 'seasonal-ar');
+  const prep = prepareTarget(target, 1, 0, 'seasonal-ar', 'days');
   const model = createForecaster('stgcn');
   const rng = new Rng(2);
   const vec = (l: string) => model.layout.init(rng.fork(l));
@@ -284,9 +284,7 @@ test('the transfer evaluation through the cluster writes the local run\'s predic
     prep,
     regions: [0, 2, 4],
     inits: { shared: vec('s'), bankMean: vec('m'), nearest: (r: number) => vec(`n${r}`), generated: (r: number) => vec(`g${r}`) },
-    finetune: { epochs: 1, batchSize: 16, lr: 1e-3, weightDecay: 0, patience: 1 },
-    shrink: true,
-    prescale: true,
+    finetune: { epochs: 1, batchSize: 16, lr: 1e-3, weightDecay: 0, patience: 1, shrink: true, prescale: true },
     seed: 1,
     regionFile: (r: number) => join(root, dir, `region-${r}.safetensors`),
   });

@@ -11,21 +11,21 @@ import { runTransferRegion, sliceTargetPrep, type TransferRegionPayload } from '
 import { sliceRegion, wholeCityRegion } from '../../src/bank/region-slice.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { prepareTarget } from '../../src/train/target.js';
-import { trainConfigOf } from '../../src/train/config.js';
+import { FinetuneConfig } from '../../src/train/config.js';
 
 await initBackend();
 
 const [city] = generateSyntheticCities({ seed: 9, cities: 1, nodes: 8, days: 14 });
-const prep = prepareTarget(city!, 3, 0, 'seasonal-ar');
+const prep = prepareTarget(city!, 3, 0, 'seasonal-ar', 'days');
 const model = createForecaster('stgcn');
 const rng = new Rng(4);
 const vec = (label: string) => model.layout.init(rng.fork(label));
 const inits = { shared: vec('shared'), bankMean: vec('mean'), nearest: (r: number) => vec(`nearest${r}`), generated: (r: number) => vec(`gen${r}`) };
 const regions = [0, 2, 3, 5, 7];
-const finetune = { epochs: 2, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 2, lossSpace: 'normalized' as const, minStepsPerEpoch: 3 };
+const finetune = FinetuneConfig.parse({ epochs: 2, batchSize: 32, lr: 1e-3, patience: 2, minStepsPerEpoch: 3 });
 
 function options(dir: string, workers: number): EvaluateOptions {
-  return { model, prep, regions, inits, finetune, shrink: true, prescale: true, seed: 1, regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`), workers };
+  return { model, prep, regions, inits, finetune, seed: 1, regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`), workers };
 }
 
 const files = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f))]));
@@ -34,9 +34,7 @@ test('a target region evaluated from its slice predicts what the whole city give
   const methods = defaultMethods(prep);
   const payload = (region: number, data: TransferRegionPayload['data']): TransferRegionPayload => ({
     model: 'stgcn',
-    finetune: trainConfigOf(finetune),
-    shrink: true,
-    prescale: true,
+    finetune,
     seed: 1,
     methods,
     inits: { shared: inits.shared, bankMean: inits.bankMean, nearest: inits.nearest(region), generated: inits.generated(region) },

@@ -5,7 +5,7 @@
  * cell error names the file, the 1-based line and column, and the node when known.
  */
 import { readFileSync } from 'node:fs';
-import { DataError } from '../city.js';
+import { DataError, type DailyWindow } from '../city.js';
 import { checkTimestamps, checkUniqueIds, isMissingValue, type LocatedMatrix, type MissingSpec } from '../validate.js';
 
 export type Delimiter = ',' | ';' | '\t' | 'whitespace';
@@ -101,6 +101,14 @@ export interface WideCsvOptions {
   missing: MissingSpec;
   /** If given, timestamps must step by exactly this interval (errors name the line). */
   intervalMinutes?: number;
+  /** The series covers only part of each day (timestamps jump overnight; see City.day). */
+  day?: DailyWindow;
+  /**
+   * Columns numbering each row's day and its slot within the day (e.g. a metro's `day`, `slot`):
+   * not nodes; rows must run slot 0, 1, ... stepsPerDay - 1, then the next day's slot 0.
+   */
+  dayColumn?: string | number;
+  slotColumn?: string | number;
 }
 
 /** A [T, N, F] series plus what the file said about nodes and time. */
@@ -113,6 +121,8 @@ export interface SeriesData {
   /** Present only if some reading was declared missing. */
   mask?: Uint8Array;
   timestamps?: Float64Array;
+  /** With day/slot columns: each row's day number and the first row's (days[0], slot 0). */
+  days?: Int32Array;
 }
 
 /** Wide CSV: one row per time step, one column per node (F = 1), optional timestamp column. */
@@ -126,18 +136,24 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     header = splitFields(t.lines[0]!, opts.delimiter).map(unquote);
     first = 1;
   }
-  let tsCol = -1;
-  if (opts.timestampColumn !== undefined) {
-    if (typeof opts.timestampColumn === 'number') tsCol = opts.timestampColumn;
+  const columnOf = (key: string, spec: string | number | undefined): number => {
+    if (spec === undefined) return -1;
+    let c: number;
+    if (typeof spec === 'number') c = spec;
     else {
-      if (!header) throw new DataError(`${file}: timestampColumn "${opts.timestampColumn}" given by name but the manifest says the file has no header`);
-      tsCol = header.indexOf(opts.timestampColumn);
-      if (tsCol < 0) throw new DataError(`${file}, line 1: no column named "${opts.timestampColumn}" (timestampColumn); header starts ${header.slice(0, 5).join(',')}`);
+      if (!header) throw new DataError(`${file}: ${key} "${spec}" given by name but the manifest says the file has no header`);
+      c = header.indexOf(spec);
+      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${header.slice(0, 5).join(',')}`);
     }
-    if (tsCol >= width) throw new DataError(`${file}: timestampColumn ${tsCol} is beyond the ${width} columns`);
-  }
+    if (c >= width) throw new DataError(`${file}: ${key} ${c} is beyond the ${width} columns`);
+    return c;
+  };
+  const tsCol = columnOf('timestampColumn', opts.timestampColumn);
+  const dayCol = columnOf('dayColumn', opts.dayColumn);
+  const slotCol = columnOf('slotColumn', opts.slotColumn);
+  if ((dayCol < 0) !== (slotCol < 0)) throw new DataError(`${file}: dayColumn and slotColumn go together (each row's day and its slot within the day)`);
   const nodeCols: number[] = [];
-  for (let c = 0; c < width; c++) if (c !== tsCol) nodeCols.push(c);
+  for (let c = 0; c < width; c++) if (c !== tsCol && c !== dayCol && c !== slotCol) nodeCols.push(c);
   const N = nodeCols.length;
   if (N === 0) throw new DataError(`${file}: no node columns`);
   const nodeIds = nodeCols.map((c, k) => (header ? header[c]! : String(k)));
@@ -152,6 +168,9 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
   const series = new Float32Array(T * N);
   let mask: Uint8Array | undefined;
   const timestamps = tsCol >= 0 ? new Float64Array(T) : undefined;
+  const days = dayCol >= 0 ? new Int32Array(T) : undefined;
+  const slotsPerDay = opts.day?.steps ?? (opts.intervalMinutes ? Math.round(1440 / opts.intervalMinutes) : undefined);
+  let prevSlot = -1;
   const hasMissing = opts.missing.values.length > 0 || opts.missing.nan;
   for (let r = 0; r < T; r++) {
     const k = r + first;
@@ -159,6 +178,20 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     if (cells.length !== width) throw raggedError(t, k, cells.length, width, opts.header ? 'the header' : 'line 1');
     if (timestamps) {
       timestamps[r] = parseTimestamp(cells[tsCol]!, opts.timestampFormat, () => `${file}, line ${t.lineNo[k]}, column ${tsCol + 1}`);
+    }
+    if (days) {
+      const at = `${file}, line ${t.lineNo[k]}`;
+      const day = Number(unquote(cells[dayCol]!));
+      const slot = Number(unquote(cells[slotCol]!));
+      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day "${cells[dayCol]}" and slot "${cells[slotCol]}" must be integers`);
+      // Each row is the slot after the previous one: a missing or repeated row would shift every later reading's clock.
+      const steps = slotsPerDay ?? Infinity;
+      const want = r === 0 ? { day, slot: 0 } : prevSlot + 1 < steps ? { day: days[r - 1]!, slot: prevSlot + 1 } : { day: days[r - 1]! + 1, slot: 0 };
+      if (day !== want.day || slot !== want.slot) {
+        throw new DataError(`${at}: day ${day}, slot ${slot} where day ${want.day}, slot ${want.slot} was expected (rows run slot 0..${steps - 1} of each day in order, starting at a day's slot 0; no gaps or repeats)`);
+      }
+      days[r] = day;
+      prevSlot = slot;
     }
     for (let n = 0; n < N; n++) {
       const c = nodeCols[n]!;
@@ -178,9 +211,9 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     }
   }
   if (timestamps && opts.intervalMinutes !== undefined) {
-    checkTimestamps(timestamps, T, opts.intervalMinutes, (r) => `${file}, line ${t.lineNo[r + first]}, column ${tsCol + 1}`);
+    checkTimestamps(timestamps, T, opts.intervalMinutes, (r) => `${file}, line ${t.lineNo[r + first]}, column ${tsCol + 1}`, opts.day);
   }
-  return { nodeIds, T, N, F: 1, series, mask, timestamps };
+  return { nodeIds, T, N, F: 1, series, mask, timestamps, ...(days ? { days } : {}) };
 }
 
 /**

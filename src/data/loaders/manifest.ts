@@ -28,6 +28,9 @@ const WideCsvSeries = z.strictObject({
   delimiter: Delimiter.default(','),
   timestampColumn: Column.optional(),
   timestampFormat: TimestampFormat.default('iso'),
+  /** Columns numbering each row's day and its slot in the day (e.g. a metro's "day", "slot"); not nodes. */
+  dayColumn: Column.optional(),
+  slotColumn: Column.optional(),
   missing: Missing.optional(),
 });
 const NpySeries = z.strictObject({
@@ -160,6 +163,18 @@ const Start = z.strictObject({
   note: z.string().optional(),
 });
 
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a clock time HH:MM');
+/** The part of each day the series covers, when not the whole day (see City.day). */
+const Daily = z.strictObject({
+  /** Clock time of each day's first reading. */
+  start: ClockTime,
+  /** Readings per day. */
+  steps: z.number().int().positive(),
+  /** True when the window was inferred (e.g. from the daily profile) rather than stated by the data. */
+  inferred: z.boolean().default(false),
+  note: z.string().optional(),
+});
+
 export const CityManifestSchema = z.strictObject({
   $schema: z.string().optional(),
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_", "-"'),
@@ -168,6 +183,7 @@ export const CityManifestSchema = z.strictObject({
   units: z.string().optional(),
   featureNames: z.array(z.string().min(1)).min(1).optional(),
   start: z.union([z.string().min(1), Start]).optional(),
+  daily: Daily.optional(),
   series: Series,
   adjacency: Adjacency,
   attributes: z
