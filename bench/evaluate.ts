@@ -4,7 +4,12 @@
  * thread against the local pool of 2 worker threads (bank.workers, the default), on the demo's
  * target size and fine-tuning settings, in interleaved rounds; both must write the same files.
  *
- * The last line is exactly
+ * Process CPU time (every thread's) is printed beside the wall times: on a machine that other work
+ * keeps busy the wall-time ratio says little, while pool CPU over sequential CPU is what the pool
+ * adds (thread start-up, a cold JIT per thread, copying slices and results).
+ *
+ * The last lines are exactly
+ *   evaluate-pool-cpu-overhead: <pool CPU time / sequential CPU time>
  *   evaluate-pool-speedup: <sequential wall time / pool wall time>
  * BENCH_EVALUATE_QUICK=1 scores fewer regions with a shorter budget.
  */
@@ -42,22 +47,31 @@ function filesDigest(dir: string): string {
 
 console.log(`backend ${backend}; target ${target.id} (${regions.length} of ${target.N} regions), K = ${cfg.data.kDays} days, fine-tuning ${quick ? 5 : finetune.epochs} epochs x ${finetune.minStepsPerEpoch} steps, every method`);
 const best = { sequential: Infinity, pool: Infinity };
+const cpu = { sequential: Infinity, pool: Infinity };
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const digests = new Set<string>();
 try {
   for (let round = 0; round < (quick ? 1 : 2); round++) {
     for (const [mode, workers] of [['sequential', 0], ['pool', 2]] as const) {
       const dir = join(root, `${mode}-${round}`);
       const t0 = performance.now();
+      const c0 = cpuSeconds();
       await evaluateTarget({ model, prep, regions, inits, finetune: quick ? { ...finetune, epochs: 5 } : finetune, seed: cfg.seed, regionFile: (r) => join(dir, `region-${r}.safetensors`), workers });
       const s = (performance.now() - t0) / 1000;
+      const c = cpuSeconds() - c0;
       best[mode] = Math.min(best[mode], s);
+      cpu[mode] = Math.min(cpu[mode], c);
       digests.add(filesDigest(dir));
-      console.log(`round ${round + 1} ${mode}${workers ? ` (${workers} threads)` : ''}: ${s.toFixed(1)} s`);
+      console.log(`round ${round + 1} ${mode}${workers ? ` (${workers} threads)` : ''}: ${s.toFixed(1)} s wall, ${c.toFixed(1)} s CPU`);
     }
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
 if (digests.size !== 1) throw new Error('the pooled evaluation wrote different files than the sequential one');
-console.log(`best: sequential ${best.sequential.toFixed(1)} s, pool of 2 ${best.pool.toFixed(1)} s; identical prediction files`);
+console.log(`best: sequential ${best.sequential.toFixed(1)} s, pool of 2 ${best.pool.toFixed(1)} s wall; ${cpu.sequential.toFixed(1)} and ${cpu.pool.toFixed(1)} s CPU; identical prediction files`);
+console.log(`evaluate-pool-cpu-overhead: ${(cpu.pool / cpu.sequential).toFixed(2)}`);
 console.log(`evaluate-pool-speedup: ${(best.sequential / best.pool).toFixed(2)}`);
