@@ -7,8 +7,11 @@
 import type { City } from '../data/city.js';
 import { initBackend } from '../runtime/backend.js';
 import { Rng } from '../util/prng.js';
-import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
-import { runPool, type JobGroup } from './pool.js';
+import { Cancelled, type ProgressFn } from '../util/progress.js';
+import { localJobEngine } from './job-engine.js';
+import { JobsFailed, type JobEngine, type RegionJob } from './jobs.js';
+import { BANK_REGION_JOB, runBankRegion, type BankRegionPayload } from './region-payload.js';
+import { sliceCityPrep, sliceRegion } from './region-slice.js';
 import { trainSharedModel } from './shared-model.js';
 import {
   SHARED_FILE,
@@ -32,7 +35,7 @@ import type { EncodingConfig } from '../data/encoding.js';
 import { createForecaster } from '../models/registry.js';
 import { trainConfigOf } from '../train/config.js';
 import { prepareCity } from '../train/dataset.js';
-import { trainRegionJob, type RegionResult } from './region-job.js';
+import type { RegionResult } from './region-job.js';
 import { resolveBankOptions, type BankConfigInput } from './config.js';
 
 /**
@@ -50,6 +53,11 @@ export type BuildBankOptions = Omit<BankConfigInput, 'dir' | 'seed'> &
     onProgress?: ProgressFn;
     /** Called once per region trained without an observed validation target (early stopping could not work there). */
     onWarning?: (message: string) => void;
+    /**
+     * Runs the region jobs: default the local one (bank.workers threads, bank/job-engine.ts); a cluster
+     * engine (src/cluster/) sends them to workers through Redis. Either way the bank is the same.
+     */
+    engine?: JobEngine;
   };
 
 export interface BuildBankResult {
@@ -181,42 +189,30 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     }
   };
 
-  const groups: JobGroup[] = [];
-  opts.cities.forEach((_, ci) => {
-    const todo: number[] = [];
-    for (let r = 0; r < cities[ci]!.regions; r++) if (!finished.has(entryKey(cities[ci]!.id, r))) todo.push(r);
-    for (let i = 0; i < todo.length; i += bank.groupSize) groups.push({ cityIndex: ci, regions: todo.slice(i, i + bank.groupSize) });
+  const jobs: RegionJob<BankRegionPayload>[] = [];
+  opts.cities.forEach((city, ci) => {
+    for (let r = 0; r < cities[ci]!.regions; r++) {
+      if (finished.has(entryKey(city.id, r))) continue;
+      jobs.push({
+        kind: BANK_REGION_JOB,
+        label: `${city.id} region ${r}`,
+        payload: () => ({ model: bank.model, config, seed: settings.seed, init: bank.init, ...(sharedVector ? { shared: sharedVector } : {}), data: sliceRegion(city, preps[ci]!, r, sliceCityPrep) }),
+      });
+    }
   });
   progress?.({ task, done: finished.size, total, detail: skipped > 0 ? `resuming: ${skipped} regions already done` : undefined });
 
+  const engine = opts.engine ?? localJobEngine({ workers: bank.workers, name: 'bank', entry: new URL('./worker.ts', import.meta.url), handlers: { [BANK_REGION_JOB]: runBankRegion } });
   try {
-    if (bank.workers === 0) {
-      for (const g of groups) {
-        const city = opts.cities[g.cityIndex]!;
-        for (const region of g.regions) {
-          throwIfAborted(opts.signal, 'bank build');
-          const r = await trainRegionJob(
-            { city, prep: preps[g.cityIndex]!, model, config, seed: settings.seed, init: bank.init, ...(sharedVector ? { shared: sharedVector } : {}) },
-            region,
-            {
-              shouldStop: () => opts.signal?.aborted === true,
-              yieldEveryStep: true,
-              onEpoch: (epoch, epochs) => progress?.({ task: `${task} worker`, done: epoch, total: epochs, detail: `${city.id} region ${region}`, lane: 0 }),
-            },
-          );
-          store(r);
-        }
-      }
-    } else if (groups.length > 0) {
-      await runPool({
-        workers: bank.workers,
-        groups,
-        signal: opts.signal,
-        init: { cities: opts.cities, model: bank.model, config, seed: settings.seed, init: bank.init, feature, baseline, encodingFitDays: settings.encodingFitDays, ...(sharedVector ? { shared: sharedVector } : {}) },
-        onResult: (r) => store(r),
-        onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
-      });
-    }
+    const failures = await engine.run<BankRegionPayload, RegionResult>({
+      what: 'bank build',
+      jobs,
+      groupSize: bank.groupSize,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onResult: (_, r) => store(r),
+      onProgress: (lane, job, done, epochs) => progress?.({ task: `${task} worker`, done, total: epochs, detail: job.label, lane }),
+    });
+    if (failures.length > 0) throw new JobsFailed('bank build', failures, `${finished.size}/${total} regions stored in ${dir}`);
   } catch (err) {
     // Keep the summary in step with what is stored, then report (Cancelled: "rerun to resume").
     writeIndexNow();

@@ -18,7 +18,8 @@ export const BankConfig = trainSection({ epochs: 30, batchSize: 64, lr: 3e-3, we
     init: z.enum(INIT_KINDS).default('warm').describe('random: independent init per region (GPD); warm: every region starts from one shared model (FNFM)'),
     /** Epochs of the shared model trained on all source regions (warm init and source-transfer baseline). */
     sharedEpochs: z.number().int().nonnegative().default(10).describe('epochs of the shared model (warm init and the source-transfer baseline)'),
-    workers: z.number().int().nonnegative().default(2).describe('worker threads (0 = train in the main thread)'),
+    /** Also the threads of gpd transfer's evaluation (one target region per job): both are region jobs on the same cores. */
+    workers: z.number().int().nonnegative().default(2).describe("worker threads for region jobs: the bank's training and gpd transfer's evaluation (0 = the main thread)"),
     groupSize: positiveInt.default(4).describe('regions per job handed to a worker'),
     /**
      * Fit every source model's value encoding on sliding blocks of this many days, each forecasting the

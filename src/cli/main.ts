@@ -11,6 +11,7 @@ import { registerBankCommands } from './commands/bank.js';
 import { registerDiffusionCommands } from './commands/diffusion.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerTransferCommands(program);
   registerReportCommands(program);
   registerConfigCommands(program);
+  registerWorkerCommand(program);
   return program;
 }
 

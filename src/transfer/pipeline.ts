@@ -31,6 +31,7 @@ import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
 import type { MethodScores } from './scores.js';
 import { RunFolder, type MethodSummary, type RunResults } from './run-folder.js';
+import type { JobEngine } from '../bank/jobs.js';
 
 export interface TransferOptions {
   config: GpdConfig;
@@ -42,6 +43,11 @@ export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   log?: (message: string) => void;
+  /**
+   * Runs the region jobs of the bank and of the evaluation (a cluster engine, src/cluster/); default:
+   * the local engine, bank.workers threads for both.
+   */
+  engine?: JobEngine;
 }
 
 export interface TransferResult {
@@ -138,6 +144,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     onWarning: (m) => log(`warning: ${m}`),
+    ...(o.engine ? { engine: o.engine } : {}),
   });
   throwIfAborted(o.signal, 'bank build');
   const bank = loadBank(bankDir);
@@ -184,6 +191,8 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     finetune: cfg.finetune,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
+    workers: cfg.bank.workers,
+    ...(o.engine ? { engine: o.engine } : {}),
     ...(o.methods ? { methods: o.methods } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
