@@ -8,13 +8,14 @@
  * at step n draws exactly what the uninterrupted run drew: together with the saved weights, Adam
  * moments and EMA, a resumed run reaches the same weights bit for bit.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Rng } from '../util/prng.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { ArtefactError, UserError } from '../util/errors.js';
 import type { DenoiseFn } from './types.js';
 import type { ParamDict, PromptBatch, TransformerDenoiser } from './denoisers/transformer.js';
 
@@ -139,8 +140,8 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
   if (o.runDir) mkdirSync(o.runDir, { recursive: true });
   const ckptPath = o.runDir ? join(o.runDir, CHECKPOINT) : null;
   const logPath = o.runDir ? join(o.runDir, LOSS_LOG) : null;
-  if (o.resume && ckptPath && existsSync(ckptPath)) {
-    const meta = loadCheckpoint(ckptPath, model, state);
+  const meta = o.resume && ckptPath && existsSync(ckptPath) ? loadCheckpoint(ckptPath, model, state) : null;
+  if (meta) {
     step = meta.step;
     bestValue = meta.bestValue;
     bestStep = meta.bestStep;
@@ -148,9 +149,11 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
     lastLoss = meta.lastLoss;
     if (logPath && existsSync(logPath)) {
       // Drop lines written after the checkpoint (the interrupted tail), so the curve has no duplicates.
+      // A line cut short by a kill does not parse: it is part of that tail.
+      const stepOf = (l: string) => { try { return (JSON.parse(l) as { step: number }).step; } catch { return Infinity; } }; // prettier-ignore
       const kept = readFileSync(logPath, 'utf8')
         .split('\n')
-        .filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
+        .filter((l) => stepOf(l) <= step);
       writeFileAtomic(logPath, kept.map((l) => l + '\n').join(''));
     }
   } else if (logPath) {
@@ -225,7 +228,7 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
     });
     step++;
     lastLoss = lossValue;
-    if (!Number.isFinite(lossValue)) throw new Error(`diffusion training diverged at step ${step}: loss ${lossValue} (lower the learning rate?)`);
+    if (!Number.isFinite(lossValue)) throw new UserError(`diffusion training diverged at step ${step}: loss ${lossValue}; lower diffusion.lr and train again`);
     let logLine: Record<string, number> = { step, loss: lossValue };
     const validateNow = (o.validate || o.validation) && (step % o.validateEvery === 0 || step === o.steps);
     if (validateNow) {
@@ -330,8 +333,17 @@ function writeCheckpoint(path: string, model: TransformerDenoiser, s: State, met
   writeSafetensors(path, tensors, { trainer: JSON.stringify(meta), denoiser: JSON.stringify(model.config) });
 }
 
-function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): CheckpointMeta {
-  const { tensors, metadata } = readSafetensors(path);
+/** Null when the file is damaged: a checkpoint is a cache, so it is removed and training starts over. */
+function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): CheckpointMeta | null {
+  let file: ReturnType<typeof readSafetensors>;
+  try {
+    file = readSafetensors(path);
+  } catch (err) {
+    if (!(err instanceof ArtefactError)) throw err;
+    rmSync(path, { force: true });
+    return null;
+  }
+  const { tensors, metadata } = file;
   if (metadata.denoiser !== JSON.stringify(model.config)) {
     throw new Error(`checkpoint ${path} was written for a different denoiser config; start a new run folder or pass resume: false`);
   }

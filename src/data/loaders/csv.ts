@@ -5,11 +5,13 @@
  * cell error names the file, the 1-based line and column, and the node when known.
  */
 import { readFileSync } from 'node:fs';
+import { quoteText } from '../../util/errors.js';
 import { DataError, type DailyWindow } from '../city.js';
+import { parseNumberCell, parseTimestamp, unquote, type TimestampFormat } from './cells.js';
 import { checkTimestamps, checkUniqueIds, isMissingValue, type LocatedMatrix, type MissingSpec } from '../validate.js';
 
 export type Delimiter = ',' | ';' | '\t' | 'whitespace';
-export type TimestampFormat = 'iso' | 'M/D/YYYY H:MM' | 'D/M/YYYY H:MM';
+export { parseNumberCell, parseTimestamp, unquote, type TimestampFormat };
 
 /** Non-empty lines of a text file with their 1-based line numbers (CRLF and BOM tolerated). */
 export interface TextLines {
@@ -52,40 +54,6 @@ export function splitFields(line: string, delimiter: Delimiter): string[] {
     return t === '' ? [''] : t.split(/\s+/);
   }
   return line.split(delimiter);
-}
-
-/** Strip one pair of surrounding double quotes (ids and headers are sometimes quoted). */
-export function unquote(cell: string): string {
-  const t = cell.trim();
-  return t.length >= 2 && t.charCodeAt(0) === 34 && t.charCodeAt(t.length - 1) === 34 ? t.slice(1, -1) : t;
-}
-
-/** Why a cell that failed to parse is not a usable number (for the error message). */
-function cellProblem(cell: string): string {
-  const t = unquote(cell);
-  if (t === '') return 'is empty';
-  if (/^[+-]?nan$/i.test(t)) return 'is NaN';
-  if (/^[+-]?inf(inity)?$/i.test(t)) return 'is not finite';
-  return 'is not a number';
-}
-
-/**
- * Parse one numeric cell. Returns NaN for a cell that is declared missing (empty/NaN when
- * `missing.nan`); throws naming `where()` otherwise.
- */
-export function parseNumberCell(cell: string, missing: MissingSpec | null, where: () => string): number {
-  const v = Number(cell);
-  // Number('') and Number('  ') are 0: only trust a 0 if the cell really holds a digit.
-  if (Number.isFinite(v) && (v !== 0 || /\d/.test(cell))) return v;
-  const t = unquote(cell);
-  if (t !== cell) {
-    const u = Number(t);
-    if (Number.isFinite(u) && (u !== 0 || /\d/.test(t))) return u;
-  }
-  const gap = t === '' || /^[+-]?nan$/i.test(t);
-  if (gap && missing?.nan) return NaN;
-  const hint = gap && missing ? ' (declare "missing": "nan" in the manifest if these are gaps)' : '';
-  throw new DataError(`${where()}: "${cell}" ${cellProblem(cell)}${hint}`);
 }
 
 function raggedError(t: TextLines, k: number, got: number, want: number, wantFrom: string): DataError {
@@ -143,7 +111,7 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     else {
       if (!header) throw new DataError(`${file}: ${key} "${spec}" given by name but the manifest says the file has no header`);
       c = header.indexOf(spec);
-      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${header.slice(0, 5).join(',')}`);
+      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${quoteText(header.slice(0, 5).join(','))}`);
     }
     if (c >= width) throw new DataError(`${file}: ${key} ${c} is beyond the ${width} columns`);
     return c;
@@ -183,7 +151,7 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
       const at = `${file}, line ${t.lineNo[k]}`;
       const day = Number(unquote(cells[dayCol]!));
       const slot = Number(unquote(cells[slotCol]!));
-      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day "${cells[dayCol]}" and slot "${cells[slotCol]}" must be integers`);
+      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day ${quoteText(cells[dayCol])} and slot ${quoteText(cells[slotCol])} must be integers`);
       // Each row is the slot after the previous one: a missing or repeated row would shift every later reading's clock.
       const steps = slotsPerDay ?? Infinity;
       const want = r === 0 ? { day, slot: 0 } : prevSlot + 1 < steps ? { day: days[r - 1]!, slot: prevSlot + 1 } : { day: days[r - 1]! + 1, slot: 0 };
@@ -214,41 +182,6 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     checkTimestamps(timestamps, T, opts.intervalMinutes, (r) => `${file}, line ${t.lineNo[r + first]}, column ${tsCol + 1}`, opts.day);
   }
   return { nodeIds, T, N, F: 1, series, mask, timestamps, ...(days ? { days } : {}) };
-}
-
-/**
- * Times without a zone are read as UTC clock values: what matters downstream is the local time
- * of day and weekday printed in the file, not the absolute instant.
- */
-export function parseTimestamp(cell: string, format: TimestampFormat, where: () => string): number {
-  const s = unquote(cell);
-  let ms = NaN;
-  if (format === 'iso') {
-    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|([+-])(\d{2}):?(\d{2}))?$/.exec(s);
-    if (m) {
-      const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k] ?? 0)) as [number, number, number, number, number, number];
-      const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
-      const offset = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) * 60_000 : 0;
-      if (mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && sec < 60) {
-        ms = Date.UTC(y, mo - 1, d, h, mi, sec) + frac - offset;
-        if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) ms = NaN;
-      }
-    }
-  } else {
-    const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(s);
-    if (m) {
-      const [a, b] = [Number(m[1]), Number(m[2])];
-      const [month, day] = format === 'M/D/YYYY H:MM' ? [a, b] : [b, a];
-      const [h, min, sec] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
-      if (month >= 1 && month <= 12 && day >= 1 && day <= 31 && h < 24 && min < 60 && sec < 60) {
-        ms = Date.UTC(Number(m[3]), month - 1, day, h, min, sec);
-        // Date.UTC rolls 2/31 over into March: reject rather than shift silently.
-        if (new Date(ms).getUTCDate() !== day) ms = NaN;
-      }
-    }
-  }
-  if (!Number.isFinite(ms)) throw new DataError(`${where()}: "${cell}" is not ${format === 'iso' ? 'an ISO 8601' : `a ${format}`} timestamp`);
-  return ms;
 }
 
 export interface MatrixOptions {
@@ -308,12 +241,12 @@ export function readEdgeList(file: string, opts: EdgeListOptions, nodeIds: reado
       const cell = unquote(cells[c]!);
       if (byId) {
         const i = byId.get(cell);
-        if (i === undefined) throw new DataError(`${where}, column ${c + 1}: node id "${cell}" is not one of the series' nodes`);
+        if (i === undefined) throw new DataError(`${where}, column ${c + 1}: node id ${quoteText(cell)} is not one of the series' nodes`);
         return i;
       }
       const v = Number(cell);
       if (!/^\d+$/.test(cell) || v - opts.indexBase < 0) {
-        throw new DataError(`${where}, column ${c + 1}: "${cell}" is not a node index (>= ${opts.indexBase})`);
+        throw new DataError(`${where}, column ${c + 1}: ${quoteText(cell)} is not a node index (>= ${opts.indexBase})`);
       }
       return v - opts.indexBase;
     });
@@ -333,7 +266,7 @@ export function readNode2vecText(file: string): LocatedMatrix {
   const head = splitFields(t.lines[0]!, 'whitespace');
   const [n, d] = head.map(Number);
   if (head.length !== 2 || !Number.isInteger(n) || !Number.isInteger(d) || n! <= 0 || d! <= 0) {
-    throw new DataError(`${file}, line 1: expected "<nodes> <dims>", got "${t.lines[0]}"`);
+    throw new DataError(`${file}, line 1: expected "<nodes> <dims>", got ${quoteText(t.lines[0])}`);
   }
   const rows = n!;
   const cols = d!;
@@ -345,7 +278,7 @@ export function readNode2vecText(file: string): LocatedMatrix {
     const where = `${file}, line ${t.lineNo[k]}`;
     if (cells.length !== cols + 1) throw new DataError(`${where}: ${cells.length} fields, expected 1 + ${cols} (ragged row)`);
     const idx = Number(cells[0]);
-    if (!Number.isInteger(idx) || idx < 0 || idx >= rows) throw new DataError(`${where}, column 1: node index "${cells[0]}" is outside 0..${rows - 1}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= rows) throw new DataError(`${where}, column 1: node index ${quoteText(cells[0])} is outside 0..${rows - 1}`);
     if (lineOf[idx] !== -1) throw new DataError(`${where}, column 1: node index ${idx} repeats line ${lineOf[idx]}`);
     lineOf[idx] = t.lineNo[k]!;
     for (let c = 0; c < cols; c++) {
@@ -388,7 +321,7 @@ export function columnIndex(table: CsvTable, column: string | number, key: strin
   }
   if (!table.header) throw new DataError(`${table.file}: ${key} "${column}" is a name but the manifest says the file has no header`);
   const c = table.header.indexOf(column);
-  if (c < 0) throw new DataError(`${table.file}, line 1: no column named "${column}" (${key}); columns: ${table.header.join(',')}`);
+  if (c < 0) throw new DataError(`${table.file}, line 1: no column named "${column}" (${key}); columns: ${quoteText(table.header.join(','))}`);
   return c;
 }
 
