@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { LOCK_FILE, type LockOwner } from '../../src/util/lock.js';
 import { TINY_BANK, TINY_RUN, bankVectors, cli, removeDir, scores, spawnGpd, tempDir, waitFor } from './harness.js';
 
-/** A bank build long enough (3 regions x 12 epochs) for a second process to start while it runs. */
-const SLOW_BANK = ['bank', 'build', '--city', 'synthetic:synth-a', ...TINY_BANK, '--set', 'bank.maxRegions=3', '--set', 'bank.epochs=12', '--set', 'bank.patience=100'];
-/** A transfer whose generator trains for a while (300 steps) with the loss log growing. */
-const SLOW_RUN = ['transfer', '--no-report', ...TINY_RUN, '--set', 'diffusion.steps=300'];
+/** A bank build long enough (3 regions x 6 epochs) for a second process to start while it runs. */
+const SLOW_BANK = ['bank', 'build', '--city', 'synthetic:synth-a', ...TINY_BANK, '--set', 'bank.maxRegions=3', '--set', 'bank.epochs=6', '--set', 'bank.patience=100'];
+/** A transfer whose generator trains for a while (60 steps) with the loss log growing. */
+const SLOW_RUN = ['transfer', '--no-report', ...TINY_RUN, '--set', 'diffusion.steps=60'];
 
 let dir: string;
 let loneBank: Map<string, Buffer>;
@@ -40,12 +40,11 @@ test('two bank builds into one folder: the second is refused by name, a second k
   const bank = join(dir, 'bank-a');
   const first = spawnGpd([...SLOW_BANK, '--bank', bank]);
   await waitFor('the first build to lock the folder', () => lockOwner(bank)?.pid === first.child.pid);
+  // A third process on the folder, killed with -9 wherever it got to meanwhile: the first's lock stays.
+  const third = spawnGpd([...SLOW_BANK, '--bank', bank]);
   const second = await cli(...SLOW_BANK, '--bank', bank);
   assert.equal(second.status, 2, second.stderr);
   assert.match(second.stderr, new RegExp(`${bank} is in use by pid ${first.child.pid} \\(gpd bank build\\) since \\d{4}-\\d\\d-\\d\\dT`));
-  // Another process on the folder, killed with -9 while it starts: the first's lock stays.
-  const third = spawnGpd([...SLOW_BANK, '--bank', bank]);
-  await new Promise((r) => setTimeout(r, 300));
   third.child.kill('SIGKILL');
   await third.done;
   assert.equal(lockOwner(bank)?.pid, first.child.pid, 'the lock still names the first build');
@@ -81,7 +80,7 @@ test('two transfers in one run folder: the second is refused by name; the first 
   const r = await first.done;
   assert.equal(r.status, 0, r.stderr);
   const log = readFileSync(join(run, 'generator', 'training', 'loss.jsonl'), 'utf8').trim().split('\n');
-  assert.deepEqual(log.map((l) => (JSON.parse(l) as { step: number }).step), Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(log.map((l) => (JSON.parse(l) as { step: number }).step), Array.from({ length: 60 }, (_, i) => i + 1));
   const lone = join(dir, 'run-lone');
   const l = await cli(...SLOW_RUN, '-o', lone);
   assert.equal(l.status, 0, l.stderr);

@@ -6,6 +6,7 @@ import { ProgressRenderer } from '../progress.js';
 import { addConfigFileOptions } from '../config-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { formatResultsTable } from '../../transfer/table.js';
+import { commandLine } from '../command-line.js';
 
 export function registerTransferCommands(program: Command): void {
   const transfer = program
@@ -20,7 +21,7 @@ export function registerTransferCommands(program: Command): void {
   addConfigFileOptions(transfer, 'data.target=cities/la-loop.city.json').action(async (opts: { config?: string; set: string[]; out: string; report: boolean }) => {
       const config = loadConfig(opts.config, opts.set);
       const renderer = new ProgressRenderer();
-      const command = ['gpd', ...process.argv.slice(2)].join(' ');
+      const command = commandLine();
       const result = await withInterrupt((signal) =>
         runTransfer({ config, runDir: opts.out, command, signal, onProgress: renderer.onProgress, log: (m) => renderer.log(m) }),
       );
