@@ -9,7 +9,7 @@
  * moments and EMA, a resumed run reaches the same weights bit for bit.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Rng } from '../util/prng.js';
@@ -345,7 +345,7 @@ function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): Che
   }
   const { tensors, metadata } = file;
   if (metadata.denoiser !== JSON.stringify(model.config)) {
-    throw new Error(`checkpoint ${path} was written for a different denoiser config; start a new run folder or pass resume: false`);
+    throw new ArtefactError(path, `checkpoint ${path} was written for a different denoiser config`, `delete ${dirname(path)} (or use another output folder) to train from the start`);
   }
   const get = (prefix: string, n: string) => {
     const t = tensors[`${prefix}/${n}`];
@@ -390,7 +390,7 @@ export function readLossLog(runDir: string): LossRecord[] {
       try {
         r = JSON.parse(line) as LossRecord;
       } catch {
-        throw new Error(`${file}:${i + 1}: not a JSON record (delete the file to drop the training curve)`);
+        throw new ArtefactError(file, `${file}:${i + 1}: not a JSON record`, 'delete the file to drop the training curve');
       }
       byStep.set(r.step, r);
     });

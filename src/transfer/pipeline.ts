@@ -182,7 +182,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
   });
   throwIfAborted(o.signal, 'bank build');
   const bank = loadBank(bankDir);
-  if (!bank.complete) throw new Error(`bank ${bankDir} is incomplete; rerun to finish it`);
+  if (!bank.complete) throw new ArtefactError(bankDir, `bank ${bankDir} is incomplete`, 'rerun to finish it');
   log(`bank: ${bank.vectors.length} region models (${cfg.bank.model}, ${bank.layout.paramCount} parameters each)`);
   const model = createForecaster(cfg.bank.model);
   const shared = await sharedModelVector(bank, sources, sourcePreps, cfg, run, o.signal);

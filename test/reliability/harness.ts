@@ -189,3 +189,24 @@ export function writeCity(dir: string, city: City, cell?: { row: number; node: n
 export function tinySynthetic(id: string): City {
   return syntheticCities({ seed: 7, nodes: 6, days: 7, cities: 4 }).find((c) => c.id === id)!;
 }
+
+/**
+ * The real executable run twice in a private mount namespace (`unshare -rm`, so no mount outlives the
+ * test), at `mnt`: `setup` (shell) before the first run, `between` before the second; undefined where
+ * user and mount namespaces are not available.
+ */
+export function twiceInMountNamespace(mnt: string, args: string[], setup: string, between: string): [CliResult, CliResult] | undefined {
+  if (spawnSync('unshare', ['-rm', 'true']).status !== 0) return undefined;
+  mkdirSync(mnt, { recursive: true });
+  const out = mkdtempSync(join(tmpdir(), 'gpd-rel-ns-'));
+  try {
+    const gpd = [process.execPath, GPD, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const run = (k: number) => `${gpd} > '${out}/${k}.out' 2> '${out}/${k}.err'; echo $? > '${out}/${k}.rc'`;
+    const r = spawnSync('unshare', ['-rm', 'sh', '-c', `${setup} && { ${run(1)}; ${between} && ${run(2)}; }`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount namespace script failed: ${r.stderr}`);
+    const read = (k: number): CliResult => ({ status: Number(readFileSync(join(out, `${k}.rc`), 'utf8')), stdout: readFileSync(join(out, `${k}.out`), 'utf8'), stderr: readFileSync(join(out, `${k}.err`), 'utf8') });
+    return [read(1), read(2)];
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
