@@ -29,7 +29,7 @@ for (const name of args.cities!.split(',')) {
   const city = loadCity(join(root, 'cities', `${name}.city.json`));
   let prep: ReturnType<typeof prepareTarget>;
   try {
-    prep = prepareTarget(city, K, 0, 'none');
+    prep = prepareTarget(city, K, 0, 'none', 'tail');
   } catch (err) {
     console.log(`\n${name}: K = ${K} does not fit (${(err as Error).message})`);
     continue;

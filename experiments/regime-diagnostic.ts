@@ -67,7 +67,7 @@ for (const pair of args.pairs!.split(',')) {
     ['whole-part fit, halved', half(whole.params)],
     ['K-day blocks, halved', half(blocks.params)],
   ];
-  const prep = prepareTarget(tgt, K, 0, 'seasonal-ar');
+  const prep = prepareTarget(tgt, K, 0, 'seasonal-ar', 'tail');
   const accs = candidates.map(() => new MetricsAccumulator(OUT_STEPS));
   for (const r of spread(Number(args['target-regions']), tgt.N)) {
     const { dataset, test } = targetRegion(prep, r);

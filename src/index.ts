@@ -55,5 +55,5 @@ export { METHODS, METHOD_LABELS } from './transfer/evaluate.js';
 
 // config and report
 export { loadConfig, ConfigError } from './config/load.js';
-export { GpdConfig, configJsonSchema } from './config/schema.js';
+export { GpdConfig, DataConfig, BankConfig, PromptConfig, DiffusionConfig, SamplingConfig, FinetuneConfig, configJsonSchema } from './config/schema.js';
 export { writeReport } from './report/write.js';

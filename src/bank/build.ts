@@ -28,7 +28,7 @@ import {
   type BankSettings,
   type SharedEntry,
 } from './store.js';
-import { EncodingConfig, type BaselineKind } from '../data/encoding.js';
+import type { BaselineKind, EncodingConfig } from '../data/encoding.js';
 import { createForecaster } from '../models/registry.js';
 import type { Forecaster } from '../models/types.js';
 import { trainConfigOf, type TrainConfig } from '../train/config.js';
@@ -36,8 +36,7 @@ import { prepareCity, type CityPrep } from '../train/dataset.js';
 import { ConfigError } from '../util/errors.js';
 import { withFolderLock } from '../util/lock.js';
 import { trainRegionJob, type RegionResult } from './region-job.js';
-import { BankConfig, type BankConfigInput } from './config.js';
-import { formatIssues } from '../util/zod-issues.js';
+import { resolveBankOptions, type BankConfig, type BankConfigInput } from './config.js';
 
 /**
  * The `bank` config section (defaults from bank/config.ts), the encoding fields of `data`, and what
@@ -76,14 +75,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     if (ids.has(c.id)) throw new ConfigError(`bank build: source city ${c.id} is listed twice`);
     ids.add(c.id);
   }
-  const { cities: _c, dir: _d, seed: _s, signal: _sig, onProgress: _p, onWarning: _w, feature: _f, baseline: _b, ...bankFields } = opts;
-  const parsed = BankConfig.safeParse(bankFields);
-  if (!parsed.success) throw new ConfigError(`bank build: ${formatIssues(parsed.error, bankFields, BankConfig, 'bank.').join('; ')}`);
-  const bank = parsed.data;
-  const encoding = { feature: opts.feature, baseline: opts.baseline };
-  const enc = EncodingConfig.safeParse(encoding);
-  if (!enc.success) throw new ConfigError(`bank build: ${formatIssues(enc.error, encoding, EncodingConfig, 'data.').join('; ')}`);
-  const { feature, baseline } = enc.data;
+  const { bank, feature, baseline } = resolveBankOptions(opts);
   await initBackend();
   const model = createForecaster(bank.model);
   const config = trainConfigOf(bank);

@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { MODEL_NAMES } from '../models/registry.js';
 import { trainSection } from '../train/config.js';
 import { INIT_KINDS } from './region-job.js';
+import { EncodingConfig } from '../data/encoding.js';
+import { formatIssues } from '../util/zod-issues.js';
+import { ConfigError } from '../util/errors.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -33,3 +36,16 @@ export const BankConfig = trainSection({ epochs: 30, batchSize: 64, lr: 3e-3, we
   .strict();
 export type BankConfig = z.output<typeof BankConfig>;
 export type BankConfigInput = z.input<typeof BankConfig>;
+
+/**
+ * A library caller's bank options (any object holding bank.* fields and data.feature / data.baseline,
+ * other keys ignored) with every unset field at the config's default; errors name the field.
+ */
+export function resolveBankOptions(opts: BankConfigInput & Partial<EncodingConfig> & Record<string, unknown>): { bank: BankConfig; feature: number; baseline: EncodingConfig['baseline'] } {
+  const fields = Object.fromEntries(Object.keys(BankConfig.shape).filter((k) => k !== 'dir' && k !== 'seed' && opts[k] !== undefined).map((k) => [k, opts[k]]));
+  const parsed = BankConfig.safeParse(fields);
+  if (!parsed.success) throw new ConfigError(`bank build: ${formatIssues(parsed.error, fields, BankConfig, 'bank.').join('; ')}`);
+  const enc = EncodingConfig.safeParse({ feature: opts.feature, baseline: opts.baseline });
+  if (!enc.success) throw new ConfigError(`bank build: ${formatIssues(enc.error, { feature: opts.feature, baseline: opts.baseline }, EncodingConfig, 'data.').join('; ')}`);
+  return { bank: parsed.data, ...enc.data };
+}

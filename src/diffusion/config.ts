@@ -37,6 +37,12 @@ export const DiffusionConfig = z
     /** Share of source regions held out for model selection (never the target). */
     valShare: z.number().min(0).max(0.5).default(0.1),
     evalEvery: positiveInt.default(100),
+    /**
+     * Weight of the functional objective (transfer/functional.ts): the implied clean vectors run as
+     * forecasters on their regions' training windows, their loss added to the diffusion loss; 0 = off.
+     */
+    functionalWeight: z.number().nonnegative().default(0).describe("weight of the forecasting loss of the implied clean vectors on their regions' own windows (0 = plain diffusion)"),
+    functionalWindows: positiveInt.default(16).describe('windows per region and step of the functional objective'),
   })
   .strict();
 

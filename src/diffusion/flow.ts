@@ -10,7 +10,7 @@ import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Rng } from '../util/prng.js';
 import { checkOutput, clipRows, runSamplerLoop } from './gaussian.js';
-import type { ClipRange, DenoiseFn, Sampler, TrainingObjective } from './types.js';
+import type { ClipRange, DenoiseFn, ExtraLoss, Sampler, TrainingObjective } from './types.js';
 
 type Tensor2D = tfTypes.Tensor2D;
 
@@ -46,7 +46,7 @@ export class FlowMatching implements TrainingObjective {
    * Mean over examples and positions of (u_theta(x_t, t) - (x0 - z))^2 with t ~ U[0, 1) and
    * z ~ N(0, I) drawn from rng (or given). Differentiable w.r.t. the variables denoise uses.
    */
-  trainingLoss(denoise: DenoiseFn, x0: Tensor2D, rng: Rng, fixed: { t?: Float32Array; noise?: Tensor2D } = {}): tfTypes.Scalar {
+  trainingLoss(denoise: DenoiseFn, x0: Tensor2D, rng: Rng, fixed: { t?: Float32Array; noise?: Tensor2D } = {}, extra?: ExtraLoss): tfTypes.Scalar {
     const [B, P] = x0.shape;
     const t = fixed.t ?? rng.uniformArray(B, 0, 1);
     if (t.length !== B) throw new Error(`flow trainingLoss: ${t.length} times for a batch of ${B}`);
@@ -60,7 +60,11 @@ export class FlowMatching implements TrainingObjective {
       const xt = this.interpolate(x0, noise, t);
       const out = denoise(xt, tf.tensor1d(t));
       checkOutput(out, B, P);
-      return tf.mean(tf.squaredDifference(out, this.target(x0, noise))) as tfTypes.Scalar;
+      const loss = tf.mean(tf.squaredDifference(out, this.target(x0, noise))) as tfTypes.Scalar;
+      if (!extra) return loss;
+      // x0_hat = x_t + (1 - t) u, as the sampler's velocity() uses it.
+      const x0hat = tf.add(xt, tf.mul(out, tf.reshape(tf.sub(1, tf.tensor1d(t)), [B, 1]))) as Tensor2D;
+      return tf.add(loss, extra(x0hat)) as tfTypes.Scalar;
     });
   }
 

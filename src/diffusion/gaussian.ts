@@ -11,7 +11,7 @@ import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Rng } from '../util/prng.js';
 import { ddimStepCoefficients, ddimTimesteps, lossWeights, type NoiseSchedule } from './schedule.js';
-import type { ClipRange, DenoiseFn, TrainingObjective, Objective, SampleOptions, Sampler } from './types.js';
+import type { ClipRange, DenoiseFn, ExtraLoss, TrainingObjective, Objective, SampleOptions, Sampler } from './types.js';
 
 type Tensor2D = tfTypes.Tensor2D;
 
@@ -66,7 +66,7 @@ export class GaussianDiffusion implements TrainingObjective {
    * (output - target)^2, with t ~ U{0..T-1} and noise ~ N(0, I) drawn from rng (or given, for
    * tests and fixed validation sets). Differentiable w.r.t. the variables denoise uses.
    */
-  trainingLoss(denoise: DenoiseFn, x0: Tensor2D, rng: Rng, fixed: { t?: Int32Array; noise?: Tensor2D } = {}): tfTypes.Scalar {
+  trainingLoss(denoise: DenoiseFn, x0: Tensor2D, rng: Rng, fixed: { t?: Int32Array; noise?: Tensor2D } = {}, extra?: ExtraLoss): tfTypes.Scalar {
     const [B, P] = x0.shape;
     const t = fixed.t ?? randomSteps(rng, B, this.T);
     if (t.length !== B) throw new Error(`trainingLoss: ${t.length} timesteps for a batch of ${B}`);
@@ -83,23 +83,28 @@ export class GaussianDiffusion implements TrainingObjective {
       const target = this.target(x0, noise, t);
       const perExample = tf.mean(tf.squaredDifference(out, target), 1);
       const w = tf.tensor1d(gather(this.lossWeight, t));
-      return tf.mean(tf.mul(perExample, w)) as tfTypes.Scalar;
+      const loss = tf.mean(tf.mul(perExample, w)) as tfTypes.Scalar;
+      // A loss on the clean vectors the network implies (unclipped, so it stays differentiable).
+      return extra ? (tf.add(loss, extra(this.impliedX0(out, xt, t))) as tfTypes.Scalar) : loss;
     });
   }
 
   /** x0 implied by the network output at (x_t, t), clipped to `clip` if configured. */
   predictX0(modelOut: Tensor2D, xt: Tensor2D, t: Int32Array): Tensor2D {
     return tf.tidy(() => {
-      const s = this.schedule;
-      let x0: Tensor2D;
-      if (this.objective === 'x0') x0 = modelOut.clone();
-      else if (this.objective === 'noise') {
-        x0 = tf.sub(tf.mul(this.column(s.sqrtRecipAlphasCumprod, t, xt), xt), tf.mul(this.column(s.sqrtRecipm1AlphasCumprod, t, xt), modelOut));
-      } else {
-        x0 = tf.sub(tf.mul(this.column(s.sqrtAlphasCumprod, t, xt), xt), tf.mul(this.column(s.sqrtOneMinusAlphasCumprod, t, xt), modelOut));
-      }
+      const x0 = this.impliedX0(modelOut, xt, t);
       return this.clip ? clipRows(x0, this.clip) : x0;
     });
+  }
+
+  /** x0 implied by the network output at (x_t, t), before any clipping. */
+  impliedX0(modelOut: Tensor2D, xt: Tensor2D, t: Int32Array): Tensor2D {
+    const s = this.schedule;
+    if (this.objective === 'x0') return modelOut.clone();
+    if (this.objective === 'noise') {
+      return tf.sub(tf.mul(this.column(s.sqrtRecipAlphasCumprod, t, xt), xt), tf.mul(this.column(s.sqrtRecipm1AlphasCumprod, t, xt), modelOut));
+    }
+    return tf.sub(tf.mul(this.column(s.sqrtAlphasCumprod, t, xt), xt), tf.mul(this.column(s.sqrtOneMinusAlphasCumprod, t, xt), modelOut));
   }
 
   /**

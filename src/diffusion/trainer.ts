@@ -8,7 +8,7 @@
  * at step n draws exactly what the uninterrupted run drew: together with the saved weights, Adam
  * moments and EMA, a resumed run reaches the same weights bit for bit.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -16,15 +16,25 @@ import { Rng } from '../util/prng.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { ArtefactError, UserError } from '../util/errors.js';
-import type { DenoiseFn } from './types.js';
+import type { DenoiseFn, ExtraLoss } from './types.js';
+import { LOSS_LOG, trimLossLog } from './loss-log.js';
+
+export { readLossLog, type LossRecord } from './loss-log.js';
 import type { ParamDict, PromptBatch, TransformerDenoiser } from './denoisers/transformer.js';
 
 type T2 = tfTypes.Tensor2D;
 
 /** What the trainer needs from GaussianDiffusion or FlowMatching. */
 export interface DiffusionObjective {
-  trainingLoss(denoise: DenoiseFn, x0: T2, rng: Rng): tfTypes.Scalar;
+  trainingLoss(denoise: DenoiseFn, x0: T2, rng: Rng, fixed?: object, extra?: ExtraLoss): tfTypes.Scalar;
 }
+
+/**
+ * A loss on the clean vectors the denoiser implies for a batch, added to the diffusion loss (e.g. the
+ * forecasting loss of those vectors on their regions' own data). `rows` are the batch's indices into
+ * the training set; called inside the gradient tape.
+ */
+export type BatchLoss = (x0hat: T2, rows: number[], rng: Rng) => tfTypes.Scalar;
 
 /** Normalised parameter vectors and their prompts (rows aligned). */
 export interface TrainingSet {
@@ -74,6 +84,8 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Checked every step; when aborted, a checkpoint is written and train() returns early. */
   signal?: AbortSignal;
+  /** An extra loss on the implied clean vectors (the functional objective); none = plain diffusion. */
+  extraLoss?: BatchLoss;
 }
 
 export interface TrainResult {
@@ -96,7 +108,6 @@ interface State {
 }
 
 const CHECKPOINT = 'checkpoint.safetensors';
-const LOSS_LOG = 'loss.jsonl';
 
 export async function trainDenoiser(model: TransformerDenoiser, objective: DiffusionObjective, data: TrainingSet, opts: TrainOptions): Promise<TrainResult> {
   const o = {
@@ -147,15 +158,7 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
     bestStep = meta.bestStep;
     badEvals = meta.badEvals;
     lastLoss = meta.lastLoss;
-    if (logPath && existsSync(logPath)) {
-      // Drop lines written after the checkpoint (the interrupted tail), so the curve has no duplicates.
-      // A line cut short by a kill does not parse: it is part of that tail.
-      const stepOf = (l: string) => { try { return (JSON.parse(l) as { step: number }).step; } catch { return Infinity; } }; // prettier-ignore
-      const kept = readFileSync(logPath, 'utf8')
-        .split('\n')
-        .filter((l) => stepOf(l) <= step);
-      writeFileAtomic(logPath, kept.map((l) => l + '\n').join(''));
-    }
+    if (logPath) trimLossLog(logPath, step);
   } else if (logPath) {
     writeFileAtomic(logPath, '');
   }
@@ -203,7 +206,8 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
       };
       const keep = tf.tensor2d(keepArr, [B, 1]);
       const denoise: DenoiseFn = (xt, tt) => model.forward(params, xt, tt, prompts, keep);
-      const { value, grads } = tf.variableGrads(() => objective.trainingLoss(denoise, x0, lossRng), varList);
+      const extra = o.extraLoss ? (x0hat: T2) => o.extraLoss!(x0hat, idx, rng.fork('extra')) : undefined;
+      const { value, grads } = tf.variableGrads(() => objective.trainingLoss(denoise, x0, lossRng, {}, extra), varList);
       const gs = names.map((n) => grads[params[n]!.name]!);
       let scale: tfTypes.Scalar | number = 1;
       if (o.gradClip > 0) {
@@ -365,34 +369,4 @@ function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): Che
   if (!meta) throw new Error(`checkpoint ${path}: missing trainer metadata`);
   if (meta.bestValue === null) meta.bestValue = Infinity; // JSON turns Infinity into null
   return meta;
-}
-
-export interface LossRecord {
-  step: number;
-  loss: number;
-  /** Held-out loss, on validation steps. */
-  val?: number;
-}
-
-/**
- * The training log of a trainer folder (`runDir`), one record per step; a resumed run may repeat
- * steps, so the last record of each step is kept. Empty when the folder holds no log.
- */
-export function readLossLog(runDir: string): LossRecord[] {
-  const file = join(runDir, LOSS_LOG);
-  if (!existsSync(file)) return [];
-  const byStep = new Map<number, LossRecord>();
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let r: LossRecord;
-      try {
-        r = JSON.parse(line) as LossRecord;
-      } catch {
-        throw new ArtefactError(file, `${file}:${i + 1}: not a JSON record`, 'delete the file to drop the training curve');
-      }
-      byStep.set(r.step, r);
-    });
-  return [...byStep.values()].sort((a, b) => a.step - b.step);
 }

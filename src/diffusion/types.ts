@@ -13,6 +13,9 @@ import type { Rng } from '../util/prng.js';
 export type DenoiseFn = (xt: tfTypes.Tensor2D, t: tfTypes.Tensor1D) => tfTypes.Tensor2D;
 
 /** What the network predicts: the added noise (eps), the clean sample (x0), or the velocity v. */
+/** An extra training loss on the clean vectors the network implies ([B, P], normalised), e.g. a functional one. */
+export type ExtraLoss = (x0hat: import('@tensorflow/tfjs').Tensor2D) => import('@tensorflow/tfjs').Scalar;
+
 export const OBJECTIVES = ['noise', 'x0', 'v'] as const;
 export type Objective = (typeof OBJECTIVES)[number];
 
@@ -44,5 +47,5 @@ export interface Sampler {
  * timesteps and noise from rng. Differentiable w.r.t. the variables denoise uses.
  */
 export interface TrainingObjective {
-  trainingLoss(denoise: DenoiseFn, x0: tfTypes.Tensor2D, rng: Rng): tfTypes.Scalar;
+  trainingLoss(denoise: DenoiseFn, x0: tfTypes.Tensor2D, rng: Rng, fixed?: object, extra?: ExtraLoss): tfTypes.Scalar;
 }

@@ -45,6 +45,8 @@ export interface FitPromptOptions extends Partial<PromptOptions> {
   required?: string[];
   /** Names to leave out of the default set. */
   exclude?: string[];
+  /** Add the "dynamics" component (prompts/temporal-dynamics.ts) to the default set. */
+  dynamics?: boolean;
   /** Train the temporal autoencoder and add its "mae" component (config overrides, or true for defaults). */
   mae?: boolean | Partial<MaeConfig>;
   /** Progress of autoencoder training. */
@@ -67,7 +69,7 @@ function parseName(name: string): { kind: ComponentKind; attribute?: string } {
   return attribute ? { kind: k, attribute } : { kind: k };
 }
 
-function defaultComponentNames(cities: City[], withMae: boolean): string[] {
+function defaultComponentNames(cities: City[], withMae: boolean, withDynamics: boolean): string[] {
   const names: string[] = [...ALWAYS_AVAILABLE.filter((k) => COMPONENT_GROUP[k] === 'spatial')];
   if (cities.some((c) => c.attributes.coords)) names.push('coords');
   const emb = new Set<string>();
@@ -79,6 +81,7 @@ function defaultComponentNames(cities: City[], withMae: boolean): string[] {
   for (const k of [...emb].sort()) names.push(`embedding:${k}`);
   for (const k of [...cat].sort()) names.push(`category:${k}`);
   names.push(...ALWAYS_AVAILABLE.filter((k) => COMPONENT_GROUP[k] === 'temporal'));
+  if (withDynamics) names.push('dynamics');
   if (withMae) names.push('mae');
   return names;
 }
@@ -135,7 +138,7 @@ export async function fitPromptSpec(sources: City[], options: FitPromptOptions =
   const ranges = sources.map((c, i) => options.ranges?.[i] ?? sourceSplit(c).train);
   const withMae = options.mae !== undefined && options.mae !== false;
   const exclude = new Set(options.exclude ?? []);
-  const names = (options.components ?? defaultComponentNames(sources, withMae)).filter((n) => !exclude.has(n));
+  const names = (options.components ?? defaultComponentNames(sources, withMae, options.dynamics === true)).filter((n) => !exclude.has(n));
   if (names.length === 0) throw new Error('fitPromptSpec: no prompt components left');
   if (new Set(names).size !== names.length) throw new Error(`fitPromptSpec: duplicate component names in ${names.join(', ')}`);
   const required = new Set(options.required ?? []);

@@ -9,6 +9,8 @@ export const PromptConfig = z
   .object({
     temporal: z.enum(TEMPORAL_PROMPTS).default('profile').describe('temporal prompt: profile components, plus the masked autoencoder code (mae), or none'),
     spatial: z.boolean().default(true).describe('use the spatial prompt (urban knowledge and graph position)'),
+    /** Add the deviation's dynamics (autocorrelation, neighbour cross-correlation, spread) to the temporal prompt (prompts/temporal-dynamics.ts). */
+    dynamics: z.boolean().default(false).describe("add the deviation's dynamics (autocorrelation, neighbour cross-correlation, spread) to the temporal prompt"),
   })
   .strict();
 export type PromptConfig = z.output<typeof PromptConfig>;

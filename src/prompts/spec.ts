@@ -26,6 +26,7 @@ import { maeRegionEmbeddings, type TemporalMae } from './temporal-mae.js';
 import { fourierCoefficients, meanProfile, regionProfiles, relativeLevel, type CityProfiles } from './temporal-profile.js';
 import { checkRange, type StepRange } from '../data/range.js';
 import { maeFromJson, type TemporalMaeJson } from './temporal-mae-io.js';
+import { dynamicsFeatures, DYNAMICS_NAMES } from './temporal-dynamics.js';
 
 export type ComponentKind =
   | 'structure'
@@ -37,6 +38,7 @@ export type ComponentKind =
   | 'fourier'
   | 'level'
   | 'subgraphFourier'
+  | 'dynamics'
   | 'mae';
 
 export type PromptGroup = 'spatial' | 'temporal';
@@ -51,6 +53,7 @@ export const COMPONENT_GROUP: Record<ComponentKind, PromptGroup> = {
   fourier: 'temporal',
   level: 'temporal',
   subgraphFourier: 'temporal',
+  dynamics: 'temporal',
   mae: 'temporal',
 };
 
@@ -199,6 +202,8 @@ export function rawComponent(ctx: CityPromptContext, comp: Pick<PromptComponent,
       }
       return { values, present };
     }
+    case 'dynamics':
+      return dynamicsFeatures(city, ctx.range, options.feature, ctx.nbrs);
     case 'mae': {
       const model = ctx.mae();
       if (!model) throw new Error(`prompt component "${comp.name}" needs the spec's temporal MAE weights, which are missing`);
@@ -240,6 +245,8 @@ export function componentDimNames(c: PromptComponent, options: PromptOptions): s
       return Array.from({ length: options.harmonics }, (_, k) => [`cos${k + 1}`, `sin${k + 1}`]).flat();
     case 'profile':
       return idx('bin', c.dim);
+    case 'dynamics':
+      return [...DYNAMICS_NAMES];
     default:
       return idx('d', c.dim);
   }
@@ -322,7 +329,7 @@ export function buildPrompts(city: City, spec: PromptSpec, range: StepRange): Re
 const stepRangeSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().positive() });
 const componentSchema = z.object({
   name: z.string().min(1),
-  kind: z.enum(['structure', 'randomWalk', 'coords', 'embedding', 'category', 'profile', 'fourier', 'level', 'subgraphFourier', 'mae']),
+  kind: z.enum(['structure', 'randomWalk', 'coords', 'embedding', 'category', 'profile', 'fourier', 'level', 'subgraphFourier', 'dynamics', 'mae']),
   group: z.enum(['spatial', 'temporal']),
   dim: z.number().int().positive(),
   required: z.boolean(),

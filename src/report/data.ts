@@ -70,7 +70,7 @@ function loadReportInputs(runDir: string): ReportInputs {
   const results = run.readResults();
   const cfg = saved.config;
   const target = resolveCity(cfg.data.target, syntheticDefaultsOf(cfg.data));
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
   const bank = loadBank(run.bankDir(cfg));
   const regions = chooseTargetRegions(target.N, cfg.data.maxTargetRegions, cfg.seed);
   const generated = run.has('generated') ? readGenerated(run.path('generated'), regions, createForecaster(cfg.bank.model).layout.size) : [];

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../util/zod-issues.js';
+import { HOLDOUT_KINDS } from '../data/splits.js';
 
 /** 'original': MSE in the data's units as the reference does (weight decay then acts relative to that scale). */
 export const LOSS_SPACES = ['original', 'normalized'] as const;
@@ -93,7 +94,16 @@ export const FinetuneConfig = trainSection({ epochs: 20, batchSize: 32, lr: 1e-3
      * undo that. Measured (seed 1, 24 regions): GPD 3.093 -> 3.052 on la-loop, 0.615 -> 0.600 on
      * montevideo-bus; target-only 3.075 -> 3.081 and 0.601 -> 0.602.
      */
+    /**
+     * Keep the (prescaled) init unless the fine-tuned parameters beat it on the few-shot validation
+     * windows by more than this many standard errors of the paired per-window difference
+     * (train/finetune.ts); 0 = plain early stopping.
+     */
+    guard: z.number().nonnegative().default(1).describe('keep the init unless fine-tuning beats it on validation by this many standard errors (0 = off)'),
+    /** How the few-shot days split into fitting and validation (data/splits.ts fewShotHoldout). */
+    holdout: z.enum(HOLDOUT_KINDS).default('days').describe('few-shot validation: the last whole day(s) (days) or the last 20% (tail)'),
     prescale: z.boolean().default(true).describe("before fine-tuning, scale the init's correction by its least-squares factor on the few-shot training windows, in [0, 1]"),
   })
   .strict();
 export type FinetuneConfig = z.output<typeof FinetuneConfig>;
+export type FinetuneConfigInput = z.input<typeof FinetuneConfig>;

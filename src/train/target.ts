@@ -6,7 +6,7 @@
  */
 import type { City } from '../data/city.js';
 import { fitValueEncoding } from '../data/baseline.js';
-import { targetSplit, type TargetSplit } from '../data/splits.js';
+import { fewShotHoldout, targetSplit, type FewShotHoldout, type HoldoutKind, type TargetSplit } from '../data/splits.js';
 import { regionSubgraph } from '../data/subgraph.js';
 import { regionWindows } from '../data/windows.js';
 import type { RegionWindows } from '../data/windows.js';
@@ -21,10 +21,15 @@ export interface TargetPrep {
   norm: Normalizer;
   ha: HistoricalAverage;
   feature: number;
+  /** The few-shot days' fitting and validation parts (data/splits.ts fewShotHoldout). */
+  holdout: FewShotHoldout;
 }
 
-/** `baseline`: the value encoding of the models (data/baseline.ts), fitted on the few-shot days like the normaliser. */
-export function prepareTarget(city: City, kDays: number, feature: number, baseline: BaselineKind): TargetPrep {
+/**
+ * `baseline`: the value encoding of the models (data/baseline.ts), fitted on the few-shot days like
+ * the normaliser; `holdout`: how the few-shot days split into fitting and validation (finetune.holdout).
+ */
+export function prepareTarget(city: City, kDays: number, feature: number, baseline: BaselineKind, holdout: HoldoutKind): TargetPrep {
   const split = targetSplit(city, kDays);
   return {
     city,
@@ -32,22 +37,23 @@ export function prepareTarget(city: City, kDays: number, feature: number, baseli
     norm: fitValueEncoding(city, split.fewShot, feature, baseline),
     ha: fitHistoricalAverage(city, split.fewShot, feature),
     feature,
+    holdout: fewShotHoldout(city, split, holdout),
   };
 }
 
 export interface TargetRegion {
   region: number;
-  /** Few-shot train/val windows (val targets in the last 20% of the K days, inputs may reach back into the first 80%). */
+  /** Few-shot train/val windows (val targets in the holdout's validation part; their inputs may reach back into the fitting part). */
   dataset: RegionDataset;
   /** Test windows: targets inside the test period; the first inputs come from the few-shot days just before it. */
   test: RegionWindows;
 }
 
 export function targetRegion(prep: TargetPrep, region: number): TargetRegion {
-  const { city, split, norm } = prep;
+  const { city, split, norm, holdout } = prep;
   const sub = regionSubgraph(city, region);
-  const train = regionWindows(city, sub, split.fewShotTrain, norm);
-  const val = regionWindows(city, sub, split.fewShotVal, norm, { historyStart: split.fewShot.start });
+  const train = regionWindows(city, sub, holdout.train, norm);
+  const val = regionWindows(city, sub, holdout.val, norm, { historyStart: split.fewShot.start });
   const test = regionWindows(city, sub, split.test, norm, { historyStart: split.test.start - IN_STEPS });
   return { region, dataset: { train, val, adjacency: sub.adjacency, n: sub.n, norm }, test };
 }

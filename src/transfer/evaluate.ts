@@ -11,19 +11,20 @@ import { Rng } from '../util/prng.js';
 import { ArtefactError } from '../util/errors.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
-import { fitForecaster } from '../train/fit.js';
-import type { TrainOptions } from '../train/config.js';
+import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
+import { finetune } from '../train/finetune.js';
 import { historicalAveragePredict } from '../baselines/historical-average.js';
 import { lastValuePredict } from '../baselines/last-value.js';
 import { predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
-import { shrinkToBaseline, prescaleToTraining } from '../train/calibrate.js';
+import { prescaleToTraining } from '../train/calibrate.js';
 
 /**
  * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
- * network (only when data.baseline is not `none`), methods 3-8, then two untrained references: random
- * init and the bank mean, and last the generated and the random-init model each calibrated by one
- * scalar on the K days (no gradient step).
+ * network (only when data.baseline is not `none`), methods 3-8, then the untrained init of every
+ * fine-tuned method (random init, bank mean, shared model, nearest prompt; GPD's is gpd_zero_shot), so
+ * that what fine-tuning adds is visible for each, and last the generated and the random-init model
+ * each calibrated by one scalar on the K days (no gradient step).
  *
  * Why the calibrated pair: with a seasonal baseline a random-init network outputs almost nothing, so
  * "random init" is the baseline itself, and a generated correction that points the right way but is
@@ -46,6 +47,8 @@ export const METHODS = [
   'gpd',
   'random_init',
   'bank_mean_zero_shot',
+  'source_transfer_zero_shot',
+  'nearest_prompt_zero_shot',
   'gpd_calibrated',
   'random_init_calibrated',
 ] as const;
@@ -63,6 +66,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   gpd: 'GPD (generated, fine-tuned)',
   random_init: 'Random init (no training)',
   bank_mean_zero_shot: 'Bank mean (no training)',
+  source_transfer_zero_shot: 'Source transfer (shared model, no training)',
+  nearest_prompt_zero_shot: 'Nearest prompt (no training)',
   gpd_calibrated: 'GPD calibrated (generated, one scale fitted on the K days)',
   random_init_calibrated: 'Random init calibrated (one scale fitted on the K days)',
 };
@@ -81,11 +86,8 @@ export interface EvaluateOptions {
   prep: TargetPrep;
   regions: number[];
   inits: MethodInits;
-  finetune: TrainOptions;
-  /** Scale each fine-tuned network's correction by its validation least-squares factor (transfer/shrink.ts). */
-  shrink?: boolean;
-  /** Scale each init's correction by its training least-squares factor before fine-tuning (transfer/shrink.ts). */
-  prescale?: boolean;
+  /** The fine-tuning recipe (train/finetune.ts); unset fields take the `finetune` section's defaults. */
+  finetune: FinetuneConfigInput;
   seed: number;
   /** Where a region's predictions are saved (the run folder's eval/region-NNNNN.safetensors). */
   regionFile: (region: number) => string;
@@ -109,12 +111,13 @@ export interface RegionPredictions {
 }
 
 /**
- * Version of what evaluation computes. A region's saved predictions are reused on resume (only missing
+ * Version of what evaluation computes (2: fine-tuning validates on the last whole day and keeps the
+ * init unless it is clearly beaten, train/finetune.ts). A region's saved predictions are reused on resume (only missing
  * methods run), and the run folder's config.json catches a changed configuration but not changed
  * code: bump this with any change that alters a method's predictions, so older eval folders are
  * refused by name instead of silently mixed with new ones. Files without the field are version 1.
  */
-export const EVALUATION_VERSION = 1;
+export const EVALUATION_VERSION = 2;
 
 async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<Partial<Record<Method, Float32Array>>> {
   const { model, prep } = o;
@@ -122,17 +125,17 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
   const { dataset, test } = t;
   const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
   let warned = false;
+  const ft = FinetuneConfig.parse(o.finetune);
   const tune = async (init: Float32Array, label: string) => {
-    const start = o.prescale ? prescaleToTraining(model, init, dataset).params : init;
-    const fit = await fitForecaster(model, [dataset], start, o.finetune, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
+    const { params, fit } = await finetune(model, init, dataset, ft, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
     if (!fit.validated && !warned) {
       warned = true;
       o.onWarning?.(
         `${prep.city.id} region ${prep.city.nodeIds[region] ?? region}: the few-shot validation part (${dataset.val.count} windows) has no observed target, ` +
-          `so fine-tuning there ran all ${o.finetune.epochs} epochs and kept the last (no early stopping or shrinking)`,
+          `so fine-tuning there ran all ${ft.epochs} epochs and kept the last (no early stopping or shrinking)`,
       );
     }
-    return o.shrink ? shrinkToBaseline(model, fit.params, dataset).params : fit.params;
+    return params;
   };
   const run = (params: Float32Array) => predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
   const ha = historicalAveragePredict(prep.ha, prep.city, region, test);
@@ -154,6 +157,8 @@ async function evaluateRegion(o: EvaluateOptions, region: number, methods: reado
     gpd: async () => run(await tune(o.inits.generated(region), 'gpd')),
     random_init: () => run(randomInit),
     bank_mean_zero_shot: () => run(o.inits.bankMean),
+    source_transfer_zero_shot: () => run(o.inits.shared),
+    nearest_prompt_zero_shot: () => run(o.inits.nearest(region)),
     gpd_calibrated: () => run(prescaleToTraining(model, o.inits.generated(region), dataset).params),
     random_init_calibrated: () => run(prescaleToTraining(model, randomInit, dataset).params),
   };

@@ -20,6 +20,8 @@ import { DataError } from '../data/city.js';
 import { ConfigError } from '../util/errors.js';
 import { sourceSplit } from '../data/splits.js';
 import type { PromptSpec } from '../prompts/spec.js';
+import type { Forecaster } from '../models/types.js';
+import { functionalLoss, type FunctionalSample } from './functional.js';
 
 /** The trainer's folder (checkpoint, loss log) inside a generator folder. */
 const TRAINING_DIR = 'training';
@@ -79,6 +81,8 @@ export interface TrainGeneratorOptions {
   info?: Record<string, unknown>;
   /** Saved beside the weights, so sampling for a new city needs only the generator folder. */
   promptSpec?: PromptSpec;
+  /** Each vector's region windows, for the functional objective (diffusion.functionalWeight > 0). */
+  functional?: { model: Forecaster; samples: FunctionalSample[] };
 }
 
 export interface TrainedGenerator {
@@ -120,23 +124,31 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
     timeScale: d.generative === 'flow' ? 1000 : 1,
   };
   const model = new TransformerDenoiser(o.layout, tcfg, new Rng(o.seed).fork('denoiser-init'));
+  if (d.functionalWeight > 0 && !o.functional) throw new Error('diffusion.functionalWeight > 0 needs the bank regions\' windows (functional samples)');
+  const functional = d.functionalWeight > 0 ? functionalLoss(o.functional!.model, trainIdx.map((i) => o.functional!.samples[i]!), norm, d.functionalWeight, d.functionalWindows) : null;
   const processCfg = processConfigOf(d);
   const process = processFromConfig(processCfg, { min: clip.min, max: clip.max });
-  const result = await trainDenoiser(model, process, rows(trainIdx), {
-    steps: d.steps,
-    batchSize: Math.min(d.batchSize, trainIdx.length),
-    lr: d.lr,
-    emaDecay: d.ema,
-    gradClip: d.gradClip,
-    promptDropout: d.promptDropout,
-    seed: o.seed,
-    validation: rows(heldOut),
-    validateEvery: d.evalEvery,
-    runDir: join(o.dir, TRAINING_DIR),
-    resume: true,
-    signal: o.signal,
-    onProgress: (p) => o.onProgress?.({ task: 'diffusion', done: p.step, total: p.total, detail: `loss ${p.loss.toFixed(4)}${p.val !== undefined ? ` val ${p.val.toFixed(4)}` : ''}` }),
-  });
+  let result: TrainResult;
+  try {
+    result = await trainDenoiser(model, process, rows(trainIdx), {
+      steps: d.steps,
+      batchSize: Math.min(d.batchSize, trainIdx.length),
+      lr: d.lr,
+      emaDecay: d.ema,
+      gradClip: d.gradClip,
+      promptDropout: d.promptDropout,
+      seed: o.seed,
+      validation: rows(heldOut),
+      validateEvery: d.evalEvery,
+      runDir: join(o.dir, TRAINING_DIR),
+      resume: true,
+      signal: o.signal,
+      ...(functional ? { extraLoss: functional.loss } : {}),
+      onProgress: (p) => o.onProgress?.({ task: 'diffusion', done: p.step, total: p.total, detail: `loss ${p.loss.toFixed(4)}${p.val !== undefined ? ` val ${p.val.toFixed(4)}` : ''}` }),
+    });
+  } finally {
+    functional?.dispose();
+  }
   if (result.interrupted) {
     model.dispose();
     throw new Cancelled('diffusion training');

@@ -133,7 +133,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   // leaves nothing behind, and the corrected command starts clean.
   const { sources, target } = resolveRunCities(cfg);
   checkRunSettings(cfg, sources);
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
   const sourcePreps = sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline, cfg.bank.encodingFitDays));
   return withFolderLock(run.dir, 'gpd transfer', () => transferInto({ o, t0, cfg, log, backend, run, sources, target, prep, sourcePreps }));
 }
@@ -217,15 +217,12 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
   generator.dispose();
 
   // 5. Evaluate every method.
-  const { shrink, prescale, ...finetune } = cfg.finetune;
   const { scores } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared, bankMean: meanVector(bank.vectors), nearest: nearestPromptInit(sourcePrompts, targetPrompts, bank.vectors), generated: (r) => generatedOf.get(r)! },
-    finetune,
-    shrink,
-    prescale,
+    finetune: cfg.finetune,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     ...(o.methods ? { methods: o.methods } : {}),

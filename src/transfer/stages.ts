@@ -22,10 +22,11 @@ import { withFolderLock } from '../util/lock.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
 import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE, type PromptSet, type TrainedGenerator } from './generate.js';
+import { bankFunctionalSamples } from './functional.js';
 
 /** The prompt spec of a run, fitted on its source cities (`prompts.temporal = mae` adds the learned temporal code). */
 export function fitRunPromptSpec(sources: City[], cfg: GpdConfig): Promise<PromptSpec> {
-  return fitPromptSpec(sources, { feature: cfg.data.feature, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
+  return fitPromptSpec(sources, { feature: cfg.data.feature, dynamics: cfg.prompts.dynamics, ...(cfg.prompts.temporal === 'mae' ? { mae: true } : {}) });
 }
 
 /** Train (or resume, or load when finished) the generator in `dir` on a bank and its entries' prompts. */
@@ -43,8 +44,10 @@ export function trainGeneratorOnBank(o: {
     if (!byId.has(c.id)) throw new DataError(`bank ${o.bank.dir} holds city ${c.id}; pass it among the source cities so its prompts can be built`);
   }
   const cities = o.bank.index.cities.map((c) => byId.get(c.id)!);
+  const model = createForecaster(o.bank.settings.model);
   return trainGenerator({
-    layout: createForecaster(o.bank.settings.model).layout,
+    layout: model.layout,
+    ...(o.config.diffusion.functionalWeight > 0 ? { functional: { model, samples: bankFunctionalSamples(o.bank, cities) } } : {}),
     vectors: o.bank.vectors,
     prompts: bankEntryPrompts(o.bank, cities, o.spec),
     config: o.config,

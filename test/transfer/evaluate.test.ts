@@ -14,7 +14,7 @@ import { prepareTarget } from '../../src/train/target.js';
 await initBackend();
 
 const cities = generateSyntheticCities({ seed: 9, cities: 1, nodes: 6, days: 14 });
-const prep = prepareTarget(cities[0]!, 3, 0, 'seasonal-ar');
+const prep = prepareTarget(cities[0]!, 3, 0, 'seasonal-ar', 'tail');
 const model = createForecaster('stgcn');
 // An init whose correction is 40 times too large: what a transferred model looks like on a new city.
 const oversized = model.layout.init(new Rng(6).fork('oversized'));
@@ -26,9 +26,7 @@ function options(dir: string, methods: readonly Method[]): EvaluateOptions {
     prep,
     regions: [1, 3],
     inits: { shared: oversized, bankMean: oversized, nearest: () => oversized, generated: () => oversized },
-    finetune: { epochs: 1, batchSize: 32, lr: 1e-4, weightDecay: 0, patience: 1 },
-    shrink: true,
-    prescale: true,
+    finetune: { epochs: 1, batchSize: 32, lr: 1e-4, weightDecay: 0, patience: 1, minStepsPerEpoch: 1, lossSpace: 'original', shrink: true, prescale: true, guard: 0, holdout: 'tail' },
     seed: 1,
     regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`),
     methods,
@@ -92,7 +90,7 @@ test('a region whose few-shot validation targets are all missing gets one warnin
     // Region 3's validation part (the last 20% of the K days, at least 6 steps) loses every reading.
     const split = prep.split;
     for (let t = split.fewShotVal.start; t < split.fewShotVal.end; t++) for (let f = 0; f < F; f++) mask[(t * N + 3) * F + f] = 0;
-    const blindPrep = prepareTarget({ ...city, mask }, 3, 0, 'seasonal-ar');
+    const blindPrep = prepareTarget({ ...city, mask }, 3, 0, 'seasonal-ar', 'tail');
     const warnings: string[] = [];
     await evaluateTarget({ ...options(dir, ['target_only', 'gpd']), prep: blindPrep, onWarning: (m) => warnings.push(m) });
     assert.equal(warnings.length, 1, warnings.join('\n'));
@@ -111,7 +109,8 @@ test('a region file saved by another evaluation version is refused by name; one 
     assert.equal(metadata['evaluation'], String(EVALUATION_VERSION));
     const { evaluation: _, ...unversioned } = metadata;
     writeSafetensors(first, tensors, unversioned);
-    if (EVALUATION_VERSION === 1) await evaluateTarget(options(dir, ['gpd_zero_shot']));
+    // A file without the field is version 1: refused too, now that evaluation is at version 2.
+    await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), /evaluation version 1, this code computes version 2/);
     writeSafetensors(first, tensors, { ...metadata, evaluation: String(EVALUATION_VERSION + 1) });
     await assert.rejects(evaluateTarget(options(dir, ['gpd_zero_shot'])), (e: Error) => e.message.includes(first) && /evaluation version \d+, this code computes version \d+/.test(e.message) && e.message.includes(`delete ${dir}`));
   } finally {

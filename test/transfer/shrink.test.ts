@@ -73,7 +73,7 @@ test('prescaleToTraining fits its factor on the training windows, not the valida
 
 test('evaluateTarget applies finetune.prescale: an oversized init fine-tuned briefly scores far better with it', async () => {
   const cities = generateSyntheticCities({ seed: 9, cities: 1, nodes: 6, days: 14 });
-  const prep = prepareTarget(cities[0]!, 3, 0, 'seasonal-ar');
+  const prep = prepareTarget(cities[0]!, 3, 0, 'seasonal-ar', 'tail');
   const model = createForecaster('stgcn');
   const init = model.layout.init(new Rng(6).fork('oversized'));
   model.layout.view(init, model.outputLayer).forEach((v, i, a) => (a[i] = v * 40));
@@ -85,9 +85,7 @@ test('evaluateTarget applies finetune.prescale: an oversized init fine-tuned bri
         prep,
         regions: [1],
         inits: { shared: init, bankMean: init, nearest: () => init, generated: () => init },
-        finetune: { epochs: 1, batchSize: 32, lr: 1e-4, weightDecay: 0, patience: 1 },
-        shrink: false,
-        prescale,
+        finetune: { epochs: 1, batchSize: 32, lr: 1e-4, weightDecay: 0, patience: 1, minStepsPerEpoch: 1, lossSpace: 'original', shrink: false, prescale, guard: 0, holdout: 'tail' },
         seed: 1,
         regionFile: (r) => join(dir, `region-${String(r).padStart(5, '0')}.safetensors`),
         methods: ['gpd'],
