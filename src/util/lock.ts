@@ -10,7 +10,8 @@
  *
  * The lock is the file `<dir>/.gpd-lock` holding its owner (pid, host, process start time, since,
  * purpose, a random token). It is created complete and atomically with link(2) (fails if it exists),
- * so no reader ever sees a half-written owner. A lock whose owner is gone (same host, pid not running,
+ * so no reader ever sees a half-written owner (on a file system without hard links: O_EXCL, and a
+ * lock without a readable owner counts as held for its first 2 s). A lock whose owner is gone (same host, pid not running,
  * or running but started at another time: a reused pid) is stale; the takeover is serialised by a
  * second, short-lived lock file so two newcomers cannot both take it. A lock from another host is
  * never taken over (its pid cannot be checked there): the message says so. Locks are not re-entrant:
@@ -24,7 +25,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { ensureDir } from './atomic.js';
 import { FolderInUseError, rethrowStorage } from './errors.js';
 
@@ -93,6 +94,9 @@ function describeOwner(dir: string, o: LockOwner, file: string): string {
   return `${dir} is in use by pid ${o.pid}${where} (${o.purpose}) since ${o.since}: wait for it to finish or stop it, or use another folder${stale}`;
 }
 
+/** File systems without hard links (some network and FUSE mounts) answer link(2) with one of these. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
 /** Try to create `file` holding `content` atomically; false when it exists. */
 function createExclusive(file: string, content: string, dir: string): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
@@ -106,10 +110,28 @@ function createExclusive(file: string, content: string, dir: string): boolean {
     linkSync(tmp, file);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    rethrowStorage(err, join(dir, LOCK_FILE));
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_LINKS.has(code)) rethrowStorage(err, join(dir, LOCK_FILE));
   } finally {
     rmSync(tmp, { force: true });
+  }
+  // Without hard links: O_EXCL creation, then the content (a reader may briefly find it empty).
+  try {
+    writeFileSync(file, content, { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    rethrowStorage(err, join(dir, LOCK_FILE));
+  }
+}
+
+/** A lock file with no readable owner that was just created is being written (O_EXCL fallback), not stale. */
+function justCreated(file: string): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs < 2000;
+  } catch {
+    return false;
   }
 }
 
@@ -180,11 +202,15 @@ export function lockFolder(dir: string, purpose: string): FolderLock {
       continue; // released between our attempt and the read: try again
     }
     if (current && ownerAlive(current)) throw new FolderInUseError(describeOwner(dir, current, file));
+    if (!current && justCreated(file)) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      continue;
+    }
     removeStale(file, current?.token ?? '', owner, abs);
     // Another process may be mid-takeover: give it a moment before looking again.
     if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   }
-  throw new FolderInUseError(`${dir}: could not take its lock ${file} (other processes keep taking it); try again`);
+  throw new FolderInUseError(`${dir}: could not take its lock ${file} (it is being written or keeps changing hands); try again, and if no gpd uses the folder, delete ${file}`);
 }
 
 /** Run `fn` holding the lock of `dir`; released however `fn` ends. */

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LOCK_FILE, lockFolder, withFolderLock, type LockOwner } from '../../src/util/lock.js';
@@ -65,8 +65,15 @@ test('stale locks are taken over: a dead pid, a reused pid (other start time), a
     assert.equal(owner(dir).token, b.owner.token);
     b.release();
   }
+  // A damaged leftover (an unreadable lock younger than 2 s counts as being written: see the next test).
   writeFileSync(join(dir, LOCK_FILE), '{"pid": 12');
+  utimesSync(join(dir, LOCK_FILE), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
   lockFolder(dir, 'after a damaged lock').release();
+}));
+
+test('an unreadable lock just created (the O_EXCL fallback writing its owner) is not taken over', withDir((dir) => {
+  writeFileSync(join(dir, LOCK_FILE), '');
+  assert.throws(() => lockFolder(dir, 'x'), (e: Error) => e instanceof FolderInUseError && /could not take its lock/.test(e.message));
 }));
 
 test("another host's lock is never taken over: the message says which host and which file to delete", withDir((dir) => {
