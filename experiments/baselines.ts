@@ -10,16 +10,20 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity } from '../src/data/load.js';
-import { fitValueEncoding } from '../src/data/baseline.js';
-import { fitTimeProfile, profileAt } from '../src/data/time-profile.js';
-import { regionSubgraph } from '../src/data/subgraph.js';
-import { regionWindows } from '../src/data/windows.js';
-import { MetricsAccumulator } from '../src/metrics/metrics.js';
-import { IN_STEPS, OUT_STEPS } from '../src/data/task.js';
-import { prepareTarget } from '../src/train/target.js';
-import { historicalAveragePredict } from '../src/baselines/historical-average.js';
-import { lastValuePredict } from '../src/baselines/last-value.js';
+import {
+  fitTimeProfile,
+  fitValueEncoding,
+  historicalAveragePredict,
+  lastValuePredict,
+  loadCity,
+  prepareTarget,
+  profileAt,
+  regionSubgraph,
+  regionWindows,
+  IN_STEPS,
+  MetricsAccumulator,
+  OUT_STEPS,
+} from '../src/index.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const { values: args } = parseArgs({ options: { k: { type: 'string', default: '3' }, cities: { type: 'string', default: 'la-loop,shenzhen-sztaxi40,nyc-bike-grid,montevideo-bus' } } });

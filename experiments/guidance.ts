@@ -7,10 +7,7 @@
  */
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { runTransfer } from '../src/transfer/pipeline.js';
-import type { GpdConfig } from '../src/config/schema.js';
-import type { Method } from '../src/transfer/evaluate.js';
-import { RunFolder } from '../src/transfer/run-folder.js';
+import { runTransfer, RunFolder, type GpdConfig, type Method } from '../src/index.js';
 
 const [run, ...scales] = process.argv.slice(2);
 if (!run || scales.length === 0 || scales.some((g) => !Number.isFinite(Number(g)) || Number(g) < 0)) {

@@ -25,7 +25,8 @@ import { prepareCity, regionDatasets } from '../src/train/dataset.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { bankEntryPrompts, trainGenerator } from '../src/transfer/generate.js';
 import { fitRunPromptSpec, generateVectors } from '../src/transfer/stages.js';
-import { loadPromptSpec, savePromptSpec } from '../src/prompts/build.js';
+import { concatPrompt, loadPromptSpec, savePromptSpec } from '../src/prompts/build.js';
+import { knnPredict, ridgePredict } from './lib/prompt-regression.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { bankFunctionalSamples } from '../src/transfer/functional.js';
 import { Rng, hash32 } from '../src/util/prng.js';
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(root, 'results', 'specificity') },
     set: { type: 'string', multiple: true, default: [] as string[] },
     'held-out-share': { type: 'string', default: '0.2' },
+    /** What maps a prompt to a vector: the diffusion generator (default), or as diagnostics of the prompts alone ridge regression / k nearest prompts. */
+    predictor: { type: 'string', default: 'diffusion' },
   },
 });
 const cities = args.cities!.split(',');
@@ -73,7 +76,7 @@ for (const c of cities) {
 }
 const trainIdx = bank.vectors.map((_, i) => i).filter((i) => !heldOut.has(i));
 
-const genKey = (hash32(JSON.stringify({ bankKey, seed, prompts: cfg.prompts, diffusion: cfg.diffusion, sampling: cfg.sampling, held: args['held-out-share'] })) >>> 0).toString(16);
+const genKey = (hash32(JSON.stringify({ bankKey, seed, prompts: cfg.prompts, diffusion: cfg.diffusion, held: args['held-out-share'] })) >>> 0).toString(16);
 const genDir = join(out, 'generators', genKey);
 mkdirSync(genDir, { recursive: true });
 const specFile = join(genDir, 'prompt-spec.json');
@@ -81,6 +84,16 @@ const spec = existsSync(specFile) ? loadPromptSpec(specFile) : await fitRunPromp
 if (!existsSync(specFile)) savePromptSpec(specFile, spec);
 const prompts = bankEntryPrompts(bank, cityList, spec);
 const model = createForecaster(bank.settings.model);
+const held = [...heldOut].sort((a, b) => a - b);
+const full = (i: number) => concatPrompt(prompts.spatial[i]!, prompts.temporal[i]!);
+let generated: Float32Array[];
+let generatorInfo = '';
+if (args.predictor === 'ridge' || args.predictor?.startsWith('knn')) {
+  generated = args.predictor === 'ridge'
+    ? ridgePredict(trainIdx.map(full), trainIdx.map((i) => bank.vectors[i]!), held.map(full))
+    : knnPredict(trainIdx.map(full), trainIdx.map((i) => bank.vectors[i]!), held.map(full), Number(args.predictor.slice(3) || 5));
+  generatorInfo = `predictor ${args.predictor}`;
+} else {
 const samples = cfg.diffusion.functionalWeight > 0 ? bankFunctionalSamples(bank, cityList) : null;
 const { generator } = await trainGenerator({
   layout: model.layout,
@@ -93,12 +106,14 @@ const { generator } = await trainGenerator({
   onProgress: renderer.onProgress,
 });
 renderer.done();
-const held = [...heldOut].sort((a, b) => a - b);
-const generated = generateVectors(generator, prompts, cfg.sampling, new Rng(seed).fork('specificity-generate').seed, held);
+generated = generateVectors(generator, prompts, cfg.sampling, new Rng(seed).fork('specificity-generate').seed, held);
+generator.dispose();
+generatorInfo = `generator ${genDir}`;
+}
 const genOf = new Map(held.map((i, k) => [i, generated[k]!]));
 const mean = meanVector(trainIdx.map((i) => bank.vectors[i]!));
 
-console.log(`bank ${bankDir} (${bank.vectors.length} regions, ${bankMinutes.toFixed(1)} min); generator ${genDir}; ${held.length} held-out regions; overrides: ${args.set!.join(' ') || 'none'}`);
+console.log(`bank ${bankDir} (${bank.vectors.length} regions, ${bankMinutes.toFixed(1)} min); ${generatorInfo}; ${held.length} held-out regions; overrides: ${args.set!.join(' ') || 'none'}`);
 const specs: number[] = [];
 for (const c of cities) {
   const city = cityList.find((x) => x.id === c)!;
@@ -118,6 +133,5 @@ for (const c of cities) {
   specs.push(s);
   console.log(`${c.padEnd(18)} held-out ${String(n).padStart(2)}  MAE own ${(sums.own / n).toFixed(4)}  bank mean ${(sums.mean / n).toFixed(4)}  generated ${(sums.gen / n).toFixed(4)}  specificity ${s.toFixed(3)}`);
 }
-generator.dispose();
 console.log(`wall: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
 console.log(`specificity-mean: ${(specs.reduce((a, b) => a + b, 0) / specs.length).toFixed(3)}`);

@@ -2,7 +2,8 @@
  * gpd library entry: the CLI's stages as typed functions.
  */
 export { initBackend, useBackend, type BackendName } from './runtime/backend.js';
-export { Rng } from './util/prng.js';
+export { Rng, hash32 } from './util/prng.js';
+export { writeFileAtomic, writeJsonAtomic } from './util/atomic.js';
 export type { ProgressEvent, ProgressFn } from './util/progress.js';
 
 // data
@@ -19,10 +20,15 @@ export type { StepRange } from './data/range.js';
 export { fitNormalizer } from './data/normalize.js';
 export { fitValueEncoding } from './data/baseline.js';
 export { BASELINE_KINDS, type BaselineKind, type Normalizer, type SeasonalBaseline } from './data/encoding.js';
-export { fitTimeProfile, type TimeProfile } from './data/time-profile.js';
+export { fitTimeProfile, profileAt, type TimeProfile } from './data/time-profile.js';
+export { IN_STEPS, OUT_STEPS } from './data/task.js';
 export { regionSubgraph, allRegionSubgraphs, type RegionSubgraph } from './data/subgraph.js';
 export { regionWindows, type RegionWindows } from './data/windows.js';
 export { maskedMetrics, MetricsAccumulator, type HorizonMetrics } from './metrics/metrics.js';
+
+// baselines (no training)
+export { historicalAveragePredict } from './baselines/historical-average.js';
+export { lastValuePredict } from './baselines/last-value.js';
 
 // models
 export { ParamLayout, type ParamSpec } from './models/layout.js';
@@ -36,6 +42,7 @@ export { loadBank, type LoadedBank } from './bank/store.js';
 export { inspectBank, formatBankInspect } from './bank/inspect.js';
 export { createForecaster, MODEL_NAMES, type ModelName } from './models/registry.js';
 export { fitForecaster } from './train/fit.js';
+export { prepareTarget, targetRegion, type TargetPrep } from './train/target.js';
 
 // prompts
 export { fitPromptSpec, regionPrompts, loadPromptSpec, savePromptSpec } from './prompts/build.js';
@@ -51,9 +58,15 @@ export { loadGenerator, saveGenerator, Generator } from './diffusion/generator.j
 // transfer
 export { runTransfer, type TransferOptions, type TransferResult } from './transfer/pipeline.js';
 export { trainGeneratorFromBank, sampleForCity } from './transfer/stages.js';
-export { METHODS, METHOD_LABELS } from './transfer/evaluate.js';
+export { METHODS, METHOD_LABELS, type Method } from './transfer/evaluate.js';
+export { RunFolder, RUN_FILES, type RunResults, type MethodSummary } from './transfer/run-folder.js';
 
 // config and report
 export { loadConfig, ConfigError } from './config/load.js';
+export { resolveRunCities } from './config/cities.js';
+export { samplerSteps } from './diffusion/config.js';
 export { GpdConfig, DataConfig, BankConfig, PromptConfig, DiffusionConfig, SamplingConfig, FinetuneConfig, configJsonSchema } from './config/schema.js';
 export { writeReport } from './report/write.js';
+
+// command-line helpers a script driving the library may reuse
+export { ProgressRenderer } from './cli/progress.js';

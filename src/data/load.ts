@@ -6,14 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { quoteText } from '../util/errors.js';
 import { DataError, type City, type DailyWindow } from './city.js';
-import {
-  parseTimestamp,
-  readCsvMatrix,
-  readEdgeList,
-  readWideCsvSeries,
-  type Edge,
-  type SeriesData,
-} from './loaders/csv.js';
+import { parseTimestamp, readCsvMatrix, readEdgeList, type Edge, type SeriesData } from './loaders/csv.js';
 import {
   manifestFiles,
   readManifest,
@@ -37,6 +30,7 @@ import {
   type MissingSpec,
   type RowSelection,
 } from './validate.js';
+import { readWideCsvSeries } from './loaders/wide-csv.js';
 
 /** The file name `loadCity` looks for inside a folder. */
 export const MANIFEST_FILE_NAME = 'city.json';

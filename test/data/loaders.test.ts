@@ -10,10 +10,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { loadCity } from '../../src/data/load.js';
-import { parseTimestamp, readWideCsvSeries } from '../../src/data/loaders/csv.js';
+import { parseTimestamp } from '../../src/data/loaders/csv.js';
 import { encodeNpy, parseNpy, readArray, readNpz } from '../../src/data/loaders/npy.js';
 import { NO_MISSING } from '../../src/data/validate.js';
 import { DataError, type City } from '../../src/data/city.js';
+import { readWideCsvSeries } from '../../src/data/loaders/wide-csv.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(projectRoot, '../shared/data');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summaryReplacementBlocked, type CheckedSummary } from '../../experiments/checked-summary.js';
+import { summaryReplacementBlocked, type CheckedSummary } from '../../experiments/lib/checked-summary.js';
 
 const row = (mae: number) => ({ gpd: { mae, rmse: mae * 2, mae_std: 0 } });
 

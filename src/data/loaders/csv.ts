@@ -1,17 +1,16 @@
 /**
- * Delimited-text loaders: wide series CSV, dense matrices, `i j w` edge lists, node2vec text,
+ * Delimited-text loaders (the wide series CSV is in wide-csv.ts): dense matrices, `i j w` edge lists, node2vec text,
  * single columns. Hand-rolled line/field splitting (no CSV library): the data files here are
  * plain numbers, and splitting is several times faster than a general RFC 4180 parser. Every
  * cell error names the file, the 1-based line and column, and the node when known.
  */
 import { readFileSync } from 'node:fs';
 import { quoteText } from '../../util/errors.js';
-import { DataError, type DailyWindow } from '../city.js';
-import { parseNumberCell, parseTimestamp, unquote, type TimestampFormat } from './cells.js';
-import { checkTimestamps, checkUniqueIds, isMissingValue, type LocatedMatrix, type MissingSpec } from '../validate.js';
+import { DataError } from '../city.js';
+import { type LocatedMatrix, type MissingSpec } from '../validate.js';
 
 export type Delimiter = ',' | ';' | '\t' | 'whitespace';
-export { parseNumberCell, parseTimestamp, unquote, type TimestampFormat };
+export type TimestampFormat = 'iso' | 'M/D/YYYY H:MM' | 'D/M/YYYY H:MM';
 
 /** Non-empty lines of a text file with their 1-based line numbers (CRLF and BOM tolerated). */
 export interface TextLines {
@@ -56,27 +55,44 @@ export function splitFields(line: string, delimiter: Delimiter): string[] {
   return line.split(delimiter);
 }
 
-function raggedError(t: TextLines, k: number, got: number, want: number, wantFrom: string): DataError {
-  return new DataError(`${t.file}, line ${t.lineNo[k]}: ${got} fields, expected ${want} like ${wantFrom} (ragged row)`);
+/** Strip one pair of surrounding double quotes (ids and headers are sometimes quoted). */
+export function unquote(cell: string): string {
+  const t = cell.trim();
+  return t.length >= 2 && t.charCodeAt(0) === 34 && t.charCodeAt(t.length - 1) === 34 ? t.slice(1, -1) : t;
 }
 
-export interface WideCsvOptions {
-  header: boolean;
-  delimiter: Delimiter;
-  /** Column holding the time of each row, by header name or 0-based index. */
-  timestampColumn?: string | number;
-  timestampFormat: TimestampFormat;
-  missing: MissingSpec;
-  /** If given, timestamps must step by exactly this interval (errors name the line). */
-  intervalMinutes?: number;
-  /** The series covers only part of each day (timestamps jump overnight; see City.day). */
-  day?: DailyWindow;
-  /**
-   * Columns numbering each row's day and its slot within the day (e.g. a metro's `day`, `slot`):
-   * not nodes; rows must run slot 0, 1, ... stepsPerDay - 1, then the next day's slot 0.
-   */
-  dayColumn?: string | number;
-  slotColumn?: string | number;
+/** Why a cell that failed to parse is not a usable number (for the error message). */
+function cellProblem(cell: string): string {
+  const t = unquote(cell);
+  if (t === '') return 'is empty';
+  if (/^[+-]?nan$/i.test(t)) return 'is NaN';
+  if (/^[+-]?inf(inity)?$/i.test(t)) return 'is not finite';
+  // A number too large for a double (1e400) parses as Infinity: say so rather than "not a number".
+  if (!Number.isFinite(Number(t)) && !Number.isNaN(Number(t))) return 'is out of range (beyond ±1.8e308)';
+  return 'is not a number';
+}
+
+/**
+ * Parse one numeric cell. Returns NaN for a cell that is declared missing (empty/NaN when
+ * `missing.nan`); throws naming `where()` otherwise.
+ */
+export function parseNumberCell(cell: string, missing: MissingSpec | null, where: () => string): number {
+  const v = Number(cell);
+  // Number('') and Number('  ') are 0: only trust a 0 if the cell really holds a digit.
+  if (Number.isFinite(v) && (v !== 0 || /\d/.test(cell))) return v;
+  const t = unquote(cell);
+  if (t !== cell) {
+    const u = Number(t);
+    if (Number.isFinite(u) && (u !== 0 || /\d/.test(t))) return u;
+  }
+  const gap = t === '' || /^[+-]?nan$/i.test(t);
+  if (gap && missing?.nan) return NaN;
+  const hint = gap && missing ? ' (declare "missing": "nan" in the manifest if these are gaps)' : '';
+  throw new DataError(`${where()}: ${quoteText(cell)} ${cellProblem(cell)}${hint}`);
+}
+
+export function raggedError(t: TextLines, k: number, got: number, want: number, wantFrom: string): DataError {
+  return new DataError(`${t.file}, line ${t.lineNo[k]}: ${got} fields, expected ${want} like ${wantFrom} (ragged row)`);
 }
 
 /** A [T, N, F] series plus what the file said about nodes and time. */
@@ -93,95 +109,39 @@ export interface SeriesData {
   days?: Int32Array;
 }
 
-/** Wide CSV: one row per time step, one column per node (F = 1), optional timestamp column. */
-export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesData {
-  const t = splitLines(readTextFile(file), file);
-  if (t.lines.length === 0) throw new DataError(`${file}: file is empty`);
-  const width = splitFields(t.lines[0]!, opts.delimiter).length;
-  let header: string[] | null = null;
-  let first = 0;
-  if (opts.header) {
-    header = splitFields(t.lines[0]!, opts.delimiter).map(unquote);
-    first = 1;
-  }
-  const columnOf = (key: string, spec: string | number | undefined): number => {
-    if (spec === undefined) return -1;
-    let c: number;
-    if (typeof spec === 'number') c = spec;
-    else {
-      if (!header) throw new DataError(`${file}: ${key} "${spec}" given by name but the manifest says the file has no header`);
-      c = header.indexOf(spec);
-      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${quoteText(header.slice(0, 5).join(','))}`);
-    }
-    if (c >= width) throw new DataError(`${file}: ${key} ${c} is beyond the ${width} columns`);
-    return c;
-  };
-  const tsCol = columnOf('timestampColumn', opts.timestampColumn);
-  const dayCol = columnOf('dayColumn', opts.dayColumn);
-  const slotCol = columnOf('slotColumn', opts.slotColumn);
-  if ((dayCol < 0) !== (slotCol < 0)) throw new DataError(`${file}: dayColumn and slotColumn go together (each row's day and its slot within the day)`);
-  const nodeCols: number[] = [];
-  for (let c = 0; c < width; c++) if (c !== tsCol && c !== dayCol && c !== slotCol) nodeCols.push(c);
-  const N = nodeCols.length;
-  if (N === 0) throw new DataError(`${file}: no node columns`);
-  const nodeIds = nodeCols.map((c, k) => (header ? header[c]! : String(k)));
-  if (header) {
-    nodeCols.forEach((c, k) => {
-      if (nodeIds[k] === '') throw new DataError(`${file}, line 1, column ${c + 1}: empty node id in the header`);
-    });
-    checkUniqueIds(nodeIds, (k) => `${file}, line 1, column ${nodeCols[k]! + 1}`);
-  }
-  const T = t.lines.length - first;
-  if (T <= 0) throw new DataError(`${file}: header only, no data rows`);
-  const series = new Float32Array(T * N);
-  let mask: Uint8Array | undefined;
-  const timestamps = tsCol >= 0 ? new Float64Array(T) : undefined;
-  const days = dayCol >= 0 ? new Int32Array(T) : undefined;
-  const slotsPerDay = opts.day?.steps ?? (opts.intervalMinutes ? Math.round(1440 / opts.intervalMinutes) : undefined);
-  let prevSlot = -1;
-  const hasMissing = opts.missing.values.length > 0 || opts.missing.nan;
-  for (let r = 0; r < T; r++) {
-    const k = r + first;
-    const cells = splitFields(t.lines[k]!, opts.delimiter);
-    if (cells.length !== width) throw raggedError(t, k, cells.length, width, opts.header ? 'the header' : 'line 1');
-    if (timestamps) {
-      timestamps[r] = parseTimestamp(cells[tsCol]!, opts.timestampFormat, () => `${file}, line ${t.lineNo[k]}, column ${tsCol + 1}`);
-    }
-    if (days) {
-      const at = `${file}, line ${t.lineNo[k]}`;
-      const day = Number(unquote(cells[dayCol]!));
-      const slot = Number(unquote(cells[slotCol]!));
-      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day ${quoteText(cells[dayCol])} and slot ${quoteText(cells[slotCol])} must be integers`);
-      // Each row is the slot after the previous one: a missing or repeated row would shift every later reading's clock.
-      const steps = slotsPerDay ?? Infinity;
-      const want = r === 0 ? { day, slot: 0 } : prevSlot + 1 < steps ? { day: days[r - 1]!, slot: prevSlot + 1 } : { day: days[r - 1]! + 1, slot: 0 };
-      if (day !== want.day || slot !== want.slot) {
-        throw new DataError(`${at}: day ${day}, slot ${slot} where day ${want.day}, slot ${want.slot} was expected (rows run slot 0..${steps - 1} of each day in order, starting at a day's slot 0; no gaps or repeats)`);
+/**
+ * Times without a zone are read as UTC clock values: what matters downstream is the local time
+ * of day and weekday printed in the file, not the absolute instant.
+ */
+export function parseTimestamp(cell: string, format: TimestampFormat, where: () => string): number {
+  const s = unquote(cell);
+  let ms = NaN;
+  if (format === 'iso') {
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|([+-])(\d{2}):?(\d{2}))?$/.exec(s);
+    if (m) {
+      const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k] ?? 0)) as [number, number, number, number, number, number];
+      const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+      const offset = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) * 60_000 : 0;
+      if (mo >= 1 && mo <= 12 && d >= 1 && h < 24 && mi < 60 && sec < 60) {
+        ms = Date.UTC(y, mo - 1, d, h, mi, sec) + frac - offset;
+        if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) ms = NaN;
       }
-      days[r] = day;
-      prevSlot = slot;
     }
-    for (let n = 0; n < N; n++) {
-      const c = nodeCols[n]!;
-      const cell = cells[c]!;
-      let v = Number(cell);
-      // Fast path inline (no closure per cell): only odd cells take the checked route.
-      if (!(Number.isFinite(v) && v !== 0)) {
-        v = parseNumberCell(cell, opts.missing, () => `${file}, line ${t.lineNo[k]}, column ${c + 1} (node "${nodeIds[n]}")`);
-      }
-      if (hasMissing && isMissingValue(v, opts.missing)) {
-        mask ??= new Uint8Array(T * N).fill(1);
-        mask[r * N + n] = 0;
-        series[r * N + n] = 0;
-      } else {
-        series[r * N + n] = v;
+  } else {
+    const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(s);
+    if (m) {
+      const [a, b] = [Number(m[1]), Number(m[2])];
+      const [month, day] = format === 'M/D/YYYY H:MM' ? [a, b] : [b, a];
+      const [h, min, sec] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
+      if (month >= 1 && month <= 12 && day >= 1 && day <= 31 && h < 24 && min < 60 && sec < 60) {
+        ms = Date.UTC(Number(m[3]), month - 1, day, h, min, sec);
+        // Date.UTC rolls 2/31 over into March: reject rather than shift silently.
+        if (new Date(ms).getUTCDate() !== day) ms = NaN;
       }
     }
   }
-  if (timestamps && opts.intervalMinutes !== undefined) {
-    checkTimestamps(timestamps, T, opts.intervalMinutes, (r) => `${file}, line ${t.lineNo[r + first]}, column ${tsCol + 1}`, opts.day);
-  }
-  return { nodeIds, T, N, F: 1, series, mask, timestamps, ...(days ? { days } : {}) };
+  if (!Number.isFinite(ms)) throw new DataError(`${where()}: ${quoteText(cell)} is not ${format === 'iso' ? 'an ISO 8601' : `a ${format}`} timestamp`);
+  return ms;
 }
 
 export interface MatrixOptions {
