@@ -31,12 +31,15 @@ import {
   type BankSettings,
   type SharedEntry,
 } from './store.js';
-import type { EncodingConfig } from '../data/encoding.js';
+import type { BaselineKind, EncodingConfig } from '../data/encoding.js';
 import { createForecaster } from '../models/registry.js';
-import { trainConfigOf } from '../train/config.js';
-import { prepareCity } from '../train/dataset.js';
+import type { Forecaster } from '../models/types.js';
+import { trainConfigOf, type TrainConfig } from '../train/config.js';
+import { prepareCity, type CityPrep } from '../train/dataset.js';
+import { ConfigError } from '../util/errors.js';
+import { withFolderLock } from '../util/lock.js';
 import type { RegionResult } from './region-job.js';
-import { resolveBankOptions, type BankConfigInput } from './config.js';
+import { resolveBankOptions, type BankConfig, type BankConfigInput } from './config.js';
 
 /**
  * The `bank` config section (defaults from bank/config.ts), the encoding fields of `data`, and what
@@ -74,10 +77,10 @@ const INDEX_REFRESH_MS = 5000;
 
 export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult> {
   const t0 = performance.now();
-  if (opts.cities.length === 0) throw new Error('buildBank: no source cities');
+  if (opts.cities.length === 0) throw new ConfigError('bank build: no source cities');
   const ids = new Set<string>();
   for (const c of opts.cities) {
-    if (ids.has(c.id)) throw new Error(`buildBank: city ${c.id} is listed twice`);
+    if (ids.has(c.id)) throw new ConfigError(`bank build: source city ${c.id} is listed twice`);
     ids.add(c.id);
   }
   const { bank, feature, baseline } = resolveBankOptions(opts);
@@ -106,7 +109,30 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   };
   const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, bank.maxRegions ?? c.N) }));
   const dir = opts.dir;
-  const opened = openBank(dir, settings, cities);
+  // Every input is checked (each city's encoding and splits) before the folder is touched, so a
+  // bad option or city leaves nothing behind.
+  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, bank.encodingFitDays));
+  return withFolderLock(dir, 'gpd bank build', () => fillBank({ t0, opts, bank, model, config, settings, cities, dir, feature, baseline, preps }));
+}
+
+interface BuildContext {
+  t0: number;
+  opts: BuildBankOptions;
+  bank: BankConfig;
+  model: Forecaster;
+  config: TrainConfig;
+  settings: BankSettings;
+  cities: BankCity[];
+  dir: string;
+  feature: number;
+  baseline: BaselineKind;
+  preps: CityPrep[];
+}
+
+/** Train and store every region not yet in the (locked) bank folder. */
+async function fillBank(ctx: BuildContext): Promise<BuildBankResult> {
+  const { t0, opts, bank, model, config, settings, cities, dir, feature, baseline, preps } = ctx;
+  const opened = openBank(dir, settings, cities, opts.onWarning);
   const finished = opened.finished;
   const skipped = finished.size;
   const total = cities.reduce((a, c) => a + c.regions, 0);
@@ -126,7 +152,6 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   });
   const writeIndexNow = () => writeIndex(dir, currentIndex());
 
-  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, bank.encodingFitDays));
   if (bank.init === 'warm') {
     if (shared) {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);

@@ -8,6 +8,7 @@ import { trainSection } from '../train/config.js';
 import { INIT_KINDS } from './region-job.js';
 import { EncodingConfig } from '../data/encoding.js';
 import { formatIssues } from '../util/zod-issues.js';
+import { ConfigError } from '../util/errors.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -44,8 +45,8 @@ export type BankConfigInput = z.input<typeof BankConfig>;
 export function resolveBankOptions(opts: BankConfigInput & Partial<EncodingConfig> & Record<string, unknown>): { bank: BankConfig; feature: number; baseline: EncodingConfig['baseline'] } {
   const fields = Object.fromEntries(Object.keys(BankConfig.shape).filter((k) => k !== 'dir' && k !== 'seed' && opts[k] !== undefined).map((k) => [k, opts[k]]));
   const parsed = BankConfig.safeParse(fields);
-  if (!parsed.success) throw new Error(`buildBank: ${formatIssues(parsed.error, fields, BankConfig).join('; ')}`);
+  if (!parsed.success) throw new ConfigError(`bank build: ${formatIssues(parsed.error, fields, BankConfig, 'bank.').join('; ')}`);
   const enc = EncodingConfig.safeParse({ feature: opts.feature, baseline: opts.baseline });
-  if (!enc.success) throw new Error(`buildBank: ${formatIssues(enc.error, { feature: opts.feature, baseline: opts.baseline }, EncodingConfig).join('; ')}`);
+  if (!enc.success) throw new ConfigError(`bank build: ${formatIssues(enc.error, { feature: opts.feature, baseline: opts.baseline }, EncodingConfig, 'data.').join('; ')}`);
   return { bank: parsed.data, ...enc.data };
 }

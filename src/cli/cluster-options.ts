@@ -29,8 +29,7 @@ export function addClusterOptions(cmd: Command): Command {
 }
 
 /** The command line with the Redis URL's secrets scrubbed (it is recorded in run folders). */
-export function safeCommandLine(words: string[], target: RedisTarget | null): string {
-  const line = words.join(' ');
+export function safeCommandLine(line: string, target: RedisTarget | null): string {
   return target ? redact(line, target) : line;
 }
 

@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { UserError } from './errors.js';
+import { ConfigError, quoteText } from '../util/errors.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 interface FieldInfo {
@@ -42,18 +42,18 @@ function parseValue(flag: string, info: FieldInfo, field: z.ZodType, raw: string
   let value: unknown = raw;
   if (info.type === 'integer' || info.type === 'number') {
     const n = Number(raw.trim());
-    if (raw.trim() === '' || Number.isNaN(n)) throw new UserError(`--${flag} expects a number, got "${raw}"`);
-    if (!Number.isFinite(n)) throw new UserError(`--${flag}: ${raw} is out of range`);
+    if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigError(`--${flag} expects a number, got ${quoteText(raw)}`);
+    if (!Number.isFinite(n)) throw new ConfigError(`--${flag}: ${quoteText(raw)} is out of range (a finite number is at most about 1.8e308)`);
     value = n;
   } else if (info.type === 'array' || info.type === 'object') {
     try {
       value = JSON.parse(raw);
     } catch {
-      throw new UserError(`--${flag} expects JSON, got "${raw}"`);
+      throw new ConfigError(`--${flag} expects JSON, got ${quoteText(raw)}`);
     }
   }
   const r = field.safeParse(value);
-  if (!r.success) throw new UserError(formatIssues(r.error, value, field, `--${flag}`).join('; '));
+  if (!r.success) throw new ConfigError(formatIssues(r.error, value, field, `--${flag}`).join('; '));
   return r.data;
 }
 

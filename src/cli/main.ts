@@ -3,7 +3,7 @@
  * it parses options into typed library options, renders progress, and turns known errors into
  * messages a user can act on (exit code 2) instead of stack traces.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerDataCommands } from './commands/data.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerTransferCommands } from './commands/transfer.js';
@@ -25,6 +25,8 @@ export function buildProgram(): Command {
     )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Usage errors come back to runCli as CommanderErrors (commands created below inherit this).
+    .exitOverride()
     .addOption(new Option('--backend <name>', 'tensor backend (default: tensorflow if @tensorflow/tfjs-node is installed, else wasm)').choices(['wasm', 'cpu', 'tensorflow']))
     .hook('preAction', (cmd) => {
       const backend = cmd.opts().backend as string | undefined;
@@ -41,11 +43,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Run one command line (`argv` as process.argv: node, script, args...); resolves to the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    // Commander has printed its message (or the help): --help and --version end well, a usage
+    // error (unknown option, missing argument) is a user error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportCliError(err);
+  }
+}
+
 const isMain = process.argv[1] !== undefined && /(?:gpd(?:\.js)?|main\.ts)$/.test(process.argv[1]);
 if (isMain) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      process.exitCode = reportCliError(err);
-    });
+  void runCli(process.argv).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -3,11 +3,11 @@
  * same base model, splits and fine-tuning budget for all of them. Each region's predictions are
  * saved as soon as they exist, so an interrupted evaluation resumes where it stopped.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Forecaster } from '../models/types.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
-import { DataError } from '../data/city.js';
+import { ArtefactError } from '../util/errors.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
 import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
@@ -38,7 +38,8 @@ export interface EvaluateOptions {
   /**
    * Called once per region whose few-shot validation part holds no observed target: its fine-tuning
    * could not stop early or select an epoch (and shrinking has nothing to fit), so every fine-tuned
-   * method there ran its whole budget and kept the last epoch.
+   * method there ran its whole budget and kept the last epoch. Also called for a damaged saved
+   * region file, which is scored again.
    */
   onWarning?: (message: string) => void;
   /** Worker threads evaluating regions side by side (0, the default: one region at a time in this thread). */
@@ -67,6 +68,29 @@ export function defaultMethods(prep: TargetPrep): Method[] {
   return METHODS.filter((m) => m !== 'seasonal_baseline' || prep.norm.baseline !== undefined);
 }
 
+/**
+ * The predictions already saved for a region ({} when none). The file is a cache: a damaged one
+ * (truncated, checksum mismatch) is removed with a warning and the region scored again; one from
+ * another evaluation version is refused by name (its predictions may differ).
+ */
+function savedPredictions(file: string, onWarning?: (message: string) => void): Record<string, SafeTensor> {
+  if (!existsSync(file)) return {};
+  let r: ReturnType<typeof readSafetensors>;
+  try {
+    r = readSafetensors(file);
+  } catch (err) {
+    if (!(err instanceof ArtefactError)) throw err;
+    onWarning?.(`${err.problem}: scoring that region again`);
+    rmSync(file, { force: true });
+    return {};
+  }
+  const version = Number(r.metadata['evaluation'] ?? 1);
+  if (version !== EVALUATION_VERSION) {
+    throw new ArtefactError(file, `${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ)`, `delete ${dirname(file)} to score the run again`);
+  }
+  return r.tensors;
+}
+
 /** Evaluate (or resume) every region; returns pooled scores and the raw predictions. */
 export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: MethodScores; predictions: RegionPredictions[] }> {
   const methods = o.methods ?? defaultMethods(o.prep);
@@ -83,15 +107,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const model = o.model.name as ModelName;
   for (const region of o.regions) {
     const file = o.regionFile(region);
-    let kept: Record<string, SafeTensor> = {};
-    if (existsSync(file)) {
-      const r = readSafetensors(file);
-      const version = Number(r.metadata['evaluation'] ?? 1);
-      if (version !== EVALUATION_VERSION) {
-        throw new DataError(`${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions may differ); delete ${dirname(file)} to score the run again`);
-      }
-      kept = r.tensors;
-    }
+    const kept = savedPredictions(file, o.onWarning);
     saved.set(region, kept);
     const missing = methods.filter((m) => !kept[m]);
     if (missing.length === 0) continue;
@@ -144,7 +160,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     const preds: Partial<Record<Method, Float32Array>> = {};
     for (const m of methods) {
       const p = kept[m]!.data as Float32Array;
-      if (p.length !== test.count * 6) throw new Error(`${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (stale evaluation? delete the eval folder)`);
+      if (p.length !== test.count * 6) throw new ArtefactError(file, `${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (from another evaluation?)`, `delete ${dirname(file)} to score the run again`);
       scores.add(m, region, p, test);
       preds[m] = p;
     }

@@ -7,6 +7,7 @@ import { addConfigFileOptions } from '../config-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { formatResultsTable } from '../../transfer/table.js';
 import { addClusterOptions, safeCommandLine, withJobEngine, type ClusterFlags } from '../cluster-options.js';
+import { commandLine } from '../command-line.js';
 
 export function registerTransferCommands(program: Command): void {
   const transfer = program
@@ -26,7 +27,7 @@ export function registerTransferCommands(program: Command): void {
           runTransfer({
             config,
             runDir: opts.out,
-            command: safeCommandLine(['gpd', ...process.argv.slice(2)], target),
+            command: safeCommandLine(commandLine(), target),
             signal,
             onProgress: renderer.onProgress,
             log: (m) => renderer.log(m),
