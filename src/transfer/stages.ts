@@ -70,10 +70,18 @@ export function generateVectors(gen: Generator, prompts: PromptSet, sampling: Sa
   const pick = (rows?: Float32Array[]) => rows && (regions ? regions.map((r) => rows[r]!) : rows);
   const spatial = pick(use.spatial);
   const temporal = pick(use.temporal);
-  return gen.generate(
+  const S = sampling.samples;
+  const drawn = gen.generate(
     { ...(spatial ? { spatial } : {}), ...(temporal ? { temporal } : {}) },
-    { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
+    { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, ...(S > 1 ? { samples: S } : {}), onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
   );
+  if (S === 1) return drawn;
+  // generate() groups the samples by prompt: average each group.
+  return Array.from({ length: drawn.length / S }, (_, i) => {
+    const out = new Float32Array(drawn[0]!.length);
+    for (let s = 0; s < S; s++) drawn[i * S + s]!.forEach((v, p) => (out[p] += v / S));
+    return out;
+  });
 }
 
 /** Generated vectors [count, P] (and the region of each) in one safetensors file; a non-finite vector is refused. */
