@@ -19,7 +19,11 @@ import { generateSyntheticCities } from '../src/data/synthetic.js';
 import { type RegionWindows } from '../src/data/windows.js';
 import { stgcnFlopsPerStep } from '../src/models/stgcn.js';
 import { gwnFlopsPerStep } from '../src/models/gwn.js';
-import { runPool, type JobGroup } from '../src/bank/pool.js';
+import { runPool } from '../src/bank/pool.js';
+import { BANK_REGION_JOB, type BankRegionPayload } from '../src/bank/region-payload.js';
+import { sliceCityPrep, sliceRegion } from '../src/bank/region-slice.js';
+import { prepareCity } from '../src/train/dataset.js';
+import { trainConfigOf } from '../src/train/config.js';
 import { Rng } from '../src/util/prng.js';
 import { IN_FEATURES, IN_STEPS, OUT_STEPS } from '../src/data/task.js';
 import { createForecaster, type ModelName } from '../src/models/registry.js';
@@ -96,13 +100,19 @@ function matMulRate(reps: number): number {
 /** Steady-state regions per minute: results after each worker's first, over the time they took. */
 async function regionsPerMinute(workers: number, regions: number, epochs: number): Promise<number> {
   const cities = generateSyntheticCities({ seed: 5, cities: 1, nodes: regions, days: quick ? 6 : 14 });
-  const groups: JobGroup[] = Array.from({ length: regions }, (_, r) => ({ cityIndex: 0, regions: [r] }));
+  const city = cities[0]!;
+  const prep = prepareCity(city, 0, 'none');
+  const config = trainConfigOf({ epochs, batchSize: BATCH, lr: 1e-4, weightDecay: 1e-2, patience: 100 });
+  const groups = Array.from({ length: regions }, (_, r) => [
+    { kind: BANK_REGION_JOB, label: `region ${r}`, payload: (): BankRegionPayload => ({ model: 'stgcn', config, seed: 1, init: 'random', data: sliceRegion(city, prep, r, sliceCityPrep) }) },
+  ]);
   const times: { t: number; lane: number }[] = [];
   await runPool({
+    name: 'bench',
     workers,
+    entry: new URL('../src/bank/worker.ts', import.meta.url),
     groups,
-    init: { cities, model: 'stgcn', config: { epochs, batchSize: BATCH, lr: 1e-4, weightDecay: 1e-2, patience: 100 }, seed: 1, init: 'random', feature: 0, baseline: 'none' },
-    onResult: (_r, lane) => times.push({ t: performance.now(), lane }),
+    onResult: (_job, _r, lane) => times.push({ t: performance.now(), lane }),
   });
   // Steady state: from the moment EVERY worker has delivered its first region (workers start up at
   // different speeds; a window opened by the fastest one alone would count the others' start-up).

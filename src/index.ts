@@ -9,6 +9,8 @@ export type { ProgressEvent, ProgressFn } from './util/progress.js';
 // data
 export type { City, NodeAttributes } from './data/city.js';
 export { DataError } from './data/city.js';
+export { UserError, ArtefactError, FolderInUseError, StorageError, isUserError } from './util/errors.js';
+export { lockFolder, withFolderLock, type FolderLock } from './util/lock.js';
 export { loadCity } from './data/load.js';
 export { resolveCity, resolveCities } from './data/resolve.js';
 export { generateSyntheticCities, type SyntheticOptions } from './data/synthetic.js';

@@ -7,8 +7,11 @@
 import type { City } from '../data/city.js';
 import { initBackend } from '../runtime/backend.js';
 import { Rng } from '../util/prng.js';
-import { Cancelled, throwIfAborted, type ProgressFn } from '../util/progress.js';
-import { runPool, type JobGroup } from './pool.js';
+import { Cancelled, type ProgressFn } from '../util/progress.js';
+import { localJobEngine } from './job-engine.js';
+import { JobsFailed, type JobEngine, type RegionJob } from './jobs.js';
+import { BANK_REGION_JOB, runBankRegion, type BankRegionPayload } from './region-payload.js';
+import { sliceCityPrep, sliceRegion } from './region-slice.js';
 import { trainSharedModel } from './shared-model.js';
 import {
   SHARED_FILE,
@@ -28,12 +31,15 @@ import {
   type BankSettings,
   type SharedEntry,
 } from './store.js';
-import type { EncodingConfig } from '../data/encoding.js';
+import type { BaselineKind, EncodingConfig } from '../data/encoding.js';
 import { createForecaster } from '../models/registry.js';
-import { trainConfigOf } from '../train/config.js';
-import { prepareCity } from '../train/dataset.js';
-import { trainRegionJob, type RegionResult } from './region-job.js';
-import { resolveBankOptions, type BankConfigInput } from './config.js';
+import type { Forecaster } from '../models/types.js';
+import { trainConfigOf, type TrainConfig } from '../train/config.js';
+import { prepareCity, type CityPrep } from '../train/dataset.js';
+import { ConfigError } from '../util/errors.js';
+import { withFolderLock } from '../util/lock.js';
+import type { RegionResult } from './region-job.js';
+import { resolveBankOptions, type BankConfig, type BankConfigInput } from './config.js';
 
 /**
  * The `bank` config section (defaults from bank/config.ts), the encoding fields of `data`, and what
@@ -50,6 +56,11 @@ export type BuildBankOptions = Omit<BankConfigInput, 'dir' | 'seed'> &
     onProgress?: ProgressFn;
     /** Called once per region trained without an observed validation target (early stopping could not work there). */
     onWarning?: (message: string) => void;
+    /**
+     * Runs the region jobs: default the local one (bank.workers threads, bank/job-engine.ts); a cluster
+     * engine (src/cluster/) sends them to workers through Redis. Either way the bank is the same.
+     */
+    engine?: JobEngine;
   };
 
 export interface BuildBankResult {
@@ -66,10 +77,10 @@ const INDEX_REFRESH_MS = 5000;
 
 export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult> {
   const t0 = performance.now();
-  if (opts.cities.length === 0) throw new Error('buildBank: no source cities');
+  if (opts.cities.length === 0) throw new ConfigError('bank build: no source cities');
   const ids = new Set<string>();
   for (const c of opts.cities) {
-    if (ids.has(c.id)) throw new Error(`buildBank: city ${c.id} is listed twice`);
+    if (ids.has(c.id)) throw new ConfigError(`bank build: source city ${c.id} is listed twice`);
     ids.add(c.id);
   }
   const { bank, feature, baseline } = resolveBankOptions(opts);
@@ -98,7 +109,30 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   };
   const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, bank.maxRegions ?? c.N) }));
   const dir = opts.dir;
-  const opened = openBank(dir, settings, cities);
+  // Every input is checked (each city's encoding and splits) before the folder is touched, so a
+  // bad option or city leaves nothing behind.
+  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, bank.encodingFitDays));
+  return withFolderLock(dir, 'gpd bank build', () => fillBank({ t0, opts, bank, model, config, settings, cities, dir, feature, baseline, preps }));
+}
+
+interface BuildContext {
+  t0: number;
+  opts: BuildBankOptions;
+  bank: BankConfig;
+  model: Forecaster;
+  config: TrainConfig;
+  settings: BankSettings;
+  cities: BankCity[];
+  dir: string;
+  feature: number;
+  baseline: BaselineKind;
+  preps: CityPrep[];
+}
+
+/** Train and store every region not yet in the (locked) bank folder. */
+async function fillBank(ctx: BuildContext): Promise<BuildBankResult> {
+  const { t0, opts, bank, model, config, settings, cities, dir, feature, baseline, preps } = ctx;
+  const opened = openBank(dir, settings, cities, opts.onWarning);
   const finished = opened.finished;
   const skipped = finished.size;
   const total = cities.reduce((a, c) => a + c.regions, 0);
@@ -118,7 +152,6 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
   });
   const writeIndexNow = () => writeIndex(dir, currentIndex());
 
-  const preps = opts.cities.map((c) => prepareCity(c, feature, baseline, bank.encodingFitDays));
   if (bank.init === 'warm') {
     if (shared) {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
@@ -181,42 +214,30 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     }
   };
 
-  const groups: JobGroup[] = [];
-  opts.cities.forEach((_, ci) => {
-    const todo: number[] = [];
-    for (let r = 0; r < cities[ci]!.regions; r++) if (!finished.has(entryKey(cities[ci]!.id, r))) todo.push(r);
-    for (let i = 0; i < todo.length; i += bank.groupSize) groups.push({ cityIndex: ci, regions: todo.slice(i, i + bank.groupSize) });
+  const jobs: RegionJob<BankRegionPayload>[] = [];
+  opts.cities.forEach((city, ci) => {
+    for (let r = 0; r < cities[ci]!.regions; r++) {
+      if (finished.has(entryKey(city.id, r))) continue;
+      jobs.push({
+        kind: BANK_REGION_JOB,
+        label: `${city.id} region ${r}`,
+        payload: () => ({ model: bank.model, config, seed: settings.seed, init: bank.init, ...(sharedVector ? { shared: sharedVector } : {}), data: sliceRegion(city, preps[ci]!, r, sliceCityPrep) }),
+      });
+    }
   });
   progress?.({ task, done: finished.size, total, detail: skipped > 0 ? `resuming: ${skipped} regions already done` : undefined });
 
+  const engine = opts.engine ?? localJobEngine({ workers: bank.workers, name: 'bank', entry: new URL('./worker.ts', import.meta.url), handlers: { [BANK_REGION_JOB]: runBankRegion } });
   try {
-    if (bank.workers === 0) {
-      for (const g of groups) {
-        const city = opts.cities[g.cityIndex]!;
-        for (const region of g.regions) {
-          throwIfAborted(opts.signal, 'bank build');
-          const r = await trainRegionJob(
-            { city, prep: preps[g.cityIndex]!, model, config, seed: settings.seed, init: bank.init, ...(sharedVector ? { shared: sharedVector } : {}) },
-            region,
-            {
-              shouldStop: () => opts.signal?.aborted === true,
-              yieldEveryStep: true,
-              onEpoch: (epoch, epochs) => progress?.({ task: `${task} worker`, done: epoch, total: epochs, detail: `${city.id} region ${region}`, lane: 0 }),
-            },
-          );
-          store(r);
-        }
-      }
-    } else if (groups.length > 0) {
-      await runPool({
-        workers: bank.workers,
-        groups,
-        signal: opts.signal,
-        init: { cities: opts.cities, model: bank.model, config, seed: settings.seed, init: bank.init, feature, baseline, encodingFitDays: settings.encodingFitDays, ...(sharedVector ? { shared: sharedVector } : {}) },
-        onResult: (r) => store(r),
-        onProgress: (lane, p) => progress?.({ task: `${task} worker`, done: p.epoch, total: p.epochs, detail: `${p.city} region ${p.region}`, lane }),
-      });
-    }
+    const failures = await engine.run<BankRegionPayload, RegionResult>({
+      what: 'bank build',
+      jobs,
+      groupSize: bank.groupSize,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onResult: (_, r) => store(r),
+      onProgress: (lane, job, done, epochs) => progress?.({ task: `${task} worker`, done, total: epochs, detail: job.label, lane }),
+    });
+    if (failures.length > 0) throw new JobsFailed('bank build', failures, `${finished.size}/${total} regions stored in ${dir}`);
   } catch (err) {
     // Keep the summary in step with what is stored, then report (Cancelled: "rerun to resume").
     writeIndexNow();

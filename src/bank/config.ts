@@ -8,6 +8,7 @@ import { trainSection } from '../train/config.js';
 import { INIT_KINDS } from './region-job.js';
 import { EncodingConfig } from '../data/encoding.js';
 import { formatIssues } from '../util/zod-issues.js';
+import { ConfigError } from '../util/errors.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -18,7 +19,8 @@ export const BankConfig = trainSection({ epochs: 30, batchSize: 64, lr: 3e-3, we
     init: z.enum(INIT_KINDS).default('warm').describe('random: independent init per region (GPD); warm: every region starts from one shared model (FNFM)'),
     /** Epochs of the shared model trained on all source regions (warm init and source-transfer baseline). */
     sharedEpochs: z.number().int().nonnegative().default(10).describe('epochs of the shared model (warm init and the source-transfer baseline)'),
-    workers: z.number().int().nonnegative().default(2).describe('worker threads (0 = train in the main thread)'),
+    /** Also the threads of gpd transfer's evaluation (one target region per job): both are region jobs on the same cores. */
+    workers: z.number().int().nonnegative().default(2).describe("worker threads for region jobs: the bank's training and gpd transfer's evaluation (0 = the main thread)"),
     groupSize: positiveInt.default(4).describe('regions per job handed to a worker'),
     /**
      * Fit every source model's value encoding on sliding blocks of this many days, each forecasting the
@@ -43,8 +45,8 @@ export type BankConfigInput = z.input<typeof BankConfig>;
 export function resolveBankOptions(opts: BankConfigInput & Partial<EncodingConfig> & Record<string, unknown>): { bank: BankConfig; feature: number; baseline: EncodingConfig['baseline'] } {
   const fields = Object.fromEntries(Object.keys(BankConfig.shape).filter((k) => k !== 'dir' && k !== 'seed' && opts[k] !== undefined).map((k) => [k, opts[k]]));
   const parsed = BankConfig.safeParse(fields);
-  if (!parsed.success) throw new Error(`buildBank: ${formatIssues(parsed.error, fields, BankConfig).join('; ')}`);
+  if (!parsed.success) throw new ConfigError(`bank build: ${formatIssues(parsed.error, fields, BankConfig, 'bank.').join('; ')}`);
   const enc = EncodingConfig.safeParse({ feature: opts.feature, baseline: opts.baseline });
-  if (!enc.success) throw new Error(`buildBank: ${formatIssues(enc.error, { feature: opts.feature, baseline: opts.baseline }, EncodingConfig).join('; ')}`);
+  if (!enc.success) throw new ConfigError(`bank build: ${formatIssues(enc.error, { feature: opts.feature, baseline: opts.baseline }, EncodingConfig, 'data.').join('; ')}`);
   return { bank: parsed.data, ...enc.data };
 }

@@ -3,6 +3,7 @@
  * per city, the validation MAE distribution, parameter statistics, and the share of regions whose
  * model beats the historical average on the same validation windows (recorded at build time).
  */
+import { createHash } from 'node:crypto';
 import { loadBank } from './store.js';
 import { createForecaster } from '../models/registry.js';
 
@@ -41,6 +42,15 @@ export interface BankInspectSummary {
   perTensor: { name: string; size: number; mean: number; std: number; meanNorm: number }[];
   shared: { valMae: number; valRmse: number; epochsRun: number } | null;
   trainMsPerRegion: Distribution;
+  /** sha256 over the vectors' bytes in region order (bank order): equal digests, bit-identical banks. */
+  digest: string;
+}
+
+/** sha256 (hex) over the vectors' little-endian float32 bytes, concatenated in the order given. */
+export function vectorsDigest(vectors: Float32Array[]): string {
+  const h = createHash('sha256');
+  for (const v of vectors) h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return h.digest('hex');
 }
 
 /** Over the non-NaN values only: a region without an observed validation target has NaN val metrics. */
@@ -126,13 +136,14 @@ export function inspectBank(dir: string): BankInspectSummary {
     perTensor,
     shared: bank.index.shared ? { valMae: bank.index.shared.val.mae, valRmse: bank.index.shared.val.rmse, epochsRun: bank.index.shared.epochsRun } : null,
     trainMsPerRegion: distribution(entries.map((e) => e.timings.trainMs)),
+    digest: vectorsDigest(vectors),
   };
 }
 
 const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const dist = (d: Distribution, digits = 4) => `min ${f(d.min, digits)}  median ${f(d.median, digits)}  mean ${f(d.mean, digits)}  max ${f(d.max, digits)}`;
 
-/** Human-readable report; its last line is exactly `beats-historical-average: <share>`. */
+/** Human-readable report; its last two lines are exactly `digest: <sha256>` and `beats-historical-average: <share>`. */
 export function formatBankInspect(s: BankInspectSummary): string {
   const lines: string[] = [];
   lines.push(`bank ${s.dir}`);
@@ -151,6 +162,7 @@ export function formatBankInspect(s: BankInspectSummary): string {
   lines.push('per tensor (mean / std / mean L2 norm):');
   for (const t of s.perTensor) lines.push(`  ${t.name} [${t.size}]: ${f(t.mean, 5)} / ${f(t.std, 5)} / ${f(t.meanNorm, 3)}`);
   lines.push(`train ms per region: ${dist(s.trainMsPerRegion, 0)}`);
+  lines.push(`digest: ${s.digest}`);
   lines.push(`beats-historical-average: ${f(s.beatsHistoricalAverage, 2)}`);
   return lines.join('\n');
 }

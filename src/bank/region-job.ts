@@ -12,15 +12,14 @@ import type { TrainOptions } from '../train/config.js';
 import { regionDatasets, type CityPrep } from '../train/dataset.js';
 import { fitForecaster, type FitHooks } from '../train/fit.js';
 import { pooledMetrics, type Metric2 } from '../train/predict.js';
+import { wholeCityRegion, type RegionData } from './region-slice.js';
 
 /** `random`: independent init per region (GPD); `warm`: all regions start from one shared model (FNFM). */
 export const INIT_KINDS = ['random', 'warm'] as const;
 export type InitKind = (typeof INIT_KINDS)[number];
 
-/** Everything a region job needs besides the region index. */
-export interface RegionJobContext {
-  city: City;
-  prep: CityPrep;
+/** How a region trains (the same for every region of a bank). */
+export interface RegionTraining {
   model: Forecaster;
   config: TrainOptions;
   /** Root seed of the bank; each region forks `${city}:${region}` from it. */
@@ -28,6 +27,12 @@ export interface RegionJobContext {
   init: InitKind;
   /** The shared model's vector (warm init). */
   shared?: Float32Array;
+}
+
+/** Everything a region job on a whole city needs besides the region index. */
+export interface RegionJobContext extends RegionTraining {
+  city: City;
+  prep: CityPrep;
 }
 
 export interface RegionResult {
@@ -56,11 +61,21 @@ export interface RegionResult {
 
 /** Train one region of one city (same result whichever process or order runs it). */
 export async function trainRegionJob(ctx: RegionJobContext, region: number, hooks: FitHooks = {}): Promise<RegionResult> {
-  const t0 = performance.now();
-  const { city, prep, model } = ctx;
+  const { city } = ctx;
   if (!Number.isInteger(region) || region < 0 || region >= city.N) throw new Error(`city ${city.id}: region ${region} does not exist (N = ${city.N})`);
+  return trainRegion(ctx, wholeCityRegion(city, ctx.prep, region), hooks);
+}
+
+/**
+ * Train one region from its data: the whole city or a slice of it (bank/region-slice.ts); both give
+ * the same vector, bit for bit. The seed stream is the region's in its whole city.
+ */
+export async function trainRegion(ctx: RegionTraining, data: RegionData<CityPrep>, hooks: FitHooks = {}): Promise<RegionResult> {
+  const t0 = performance.now();
+  const { city, prep, node, region } = data;
+  const { model } = ctx;
   const rng = new Rng(ctx.seed).fork(`${city.id}:${region}`);
-  const datasets = regionDatasets(city, prep, region);
+  const datasets = regionDatasets(city, prep, node, 1, data.sub);
   let init: Float32Array;
   if (ctx.init === 'warm') {
     if (!ctx.shared) throw new Error('warm init needs the shared model vector');
@@ -77,12 +92,12 @@ export async function trainRegionJob(ctx: RegionJobContext, region: number, hook
   const train = pooledMetrics(model, fit.params, datasets, 'train');
   const val = pooledMetrics(model, fit.params, datasets, 'val');
   const acc = new MetricsAccumulator(OUT_STEPS);
-  for (const d of datasets) acc.add(historicalAverageForecast(prep.ha, city, region, d.val.starts), d.val.yRaw, d.val.yMask);
+  for (const d of datasets) acc.add(historicalAverageForecast(prep.ha, city, node, d.val.starts), d.val.yRaw, d.val.yMask);
   const ha = acc.result();
   return {
     city: city.id,
     region,
-    regionId: city.nodeIds[region] ?? String(region),
+    regionId: data.regionId,
     n: datasets[0]!.n,
     regionSeed: rng.seed,
     params: fit.params,

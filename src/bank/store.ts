@@ -10,10 +10,12 @@
  * so a killed build resumes by skipping regions whose file exists; index.json is a summary rewritten
  * from them (after every few results and at the end).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../util/atomic.js';
-import { decodeSafetensors, readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
+import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { ArtefactError, UserError, quoteText, rethrowStorage } from '../util/errors.js';
+import { checkFinite } from '../util/integrity.js';
 import type { BaselineKind } from '../data/encoding.js';
 import type { BankConfig } from './config.js';
 import type { Metric2 } from '../train/predict.js';
@@ -116,18 +118,29 @@ export function regionFile(city: string, region: number): string {
 
 export const SHARED_FILE = 'shared.safetensors';
 
+/** How to fix a damaged bank file that is not a cache: the region files are, the index is not. */
+const REBUILD = 'restore it, or delete the bank folder and build it again';
+
 export function readIndex(dir: string): BankIndex {
   const p = indexPath(dir);
-  if (!existsSync(p)) throw new Error(`${dir} is not a parameter bank: ${p} does not exist`);
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ArtefactError(p, `${dir} is not a parameter bank: ${p} does not exist`, `build one with \`gpd bank build --bank ${dir}\``);
+    }
+    rethrowStorage(err, p, 'read');
+  }
   let idx: BankIndex;
   try {
-    idx = JSON.parse(readFileSync(p, 'utf8')) as BankIndex;
+    idx = JSON.parse(text) as BankIndex;
   } catch (err) {
-    throw new Error(`${p}: not valid JSON (${(err as Error).message})`);
+    throw new ArtefactError(p, `${p}: not valid JSON (${(err as Error).message})`, REBUILD);
   }
-  if (idx.format !== BANK_FORMAT) throw new Error(`${p}: not a gpd bank index (format "${String(idx.format)}")`);
+  if (typeof idx !== 'object' || idx === null || idx.format !== BANK_FORMAT) throw new ArtefactError(p, `${p}: not a gpd bank index (format ${quoteText(idx?.format)})`);
   if (idx.version !== BANK_FORMAT_VERSION) {
-    throw new Error(`${p}: bank format version ${idx.version}, this gpd reads version ${BANK_FORMAT_VERSION}; rebuild the bank`);
+    throw new ArtefactError(p, `${p}: bank format version ${idx.version}, this gpd reads version ${BANK_FORMAT_VERSION}`, 'rebuild the bank');
   }
   if (idx.settings && idx.settings.baseline === undefined) idx.settings.baseline = 'none';
   if (idx.settings && idx.settings.encodingFitDays === undefined) idx.settings.encodingFitDays = null;
@@ -162,26 +175,60 @@ function settingsDiff(a: BankSettings, b: BankSettings): string[] {
 }
 
 /**
- * Create the bank folder or reopen it for resuming. A folder holding a bank built with other
- * settings or cities is refused (resuming it would mix two different banks).
+ * Create the bank folder or reopen it for resuming (the caller holds its lock). A folder holding a
+ * bank built with other settings or cities is refused (resuming it would mix two different banks),
+ * unless it holds no vector yet (what a build that failed before its first region leaves).
  */
-export function openBank(dir: string, settings: BankSettings, cities: BankCity[]): { finished: Map<string, BankEntry>; shared: SharedEntry | null } {
-  mkdirSync(dir, { recursive: true });
+export function openBank(
+  dir: string,
+  settings: BankSettings,
+  cities: BankCity[],
+  onWarning?: (message: string) => void,
+): { finished: Map<string, BankEntry>; shared: SharedEntry | null } {
+  ensureDir(dir);
   let shared: SharedEntry | null = null;
+  let resuming = false;
   if (existsSync(indexPath(dir))) {
     const old = readIndex(dir);
     const diff = settingsDiff(old.settings, settings);
     if (JSON.stringify(old.cities) !== JSON.stringify(cities)) diff.push(`cities: ${old.cities.map((c) => c.id).join(',')} -> ${cities.map((c) => c.id).join(',')} (or their sizes)`);
-    if (diff.length > 0) {
-      throw new Error(`${dir} holds a bank built with different settings (${diff.join('; ')}); use another output folder or delete this one`);
+    if (diff.length > 0 && bankHoldsVectors(dir)) {
+      throw new ArtefactError(
+        indexPath(dir),
+        `${dir} holds a bank built with different settings (${diff.join('; ')})`,
+        'use another bank folder, the same settings to resume it, or delete it',
+      );
     }
-    shared = old.shared;
-  } else {
-    writeIndex(dir, { format: BANK_FORMAT, version: BANK_FORMAT_VERSION, settings, cities, complete: false, shared: null, entries: [] });
+    resuming = diff.length === 0;
+    if (resuming) shared = old.shared;
   }
+  if (!resuming) writeIndex(dir, { format: BANK_FORMAT, version: BANK_FORMAT_VERSION, settings, cities, complete: false, shared: null, entries: [] });
   removeTempFiles(dir);
-  if (shared && !existsSync(join(dir, shared.file))) shared = null;
-  return { finished: scanEntries(dir, cities, settings.layoutHash, 'remove'), shared };
+  if (shared && !usableShared(dir, shared.file, settings, onWarning)) shared = null;
+  return { finished: scanEntries(dir, cities, settings.layoutHash, 'remove', onWarning), shared };
+}
+
+/** Whether any vector (a region's or the shared model) is stored: a folder without one holds nothing to keep. */
+export function bankHoldsVectors(dir: string): boolean {
+  if (existsSync(join(dir, SHARED_FILE))) return true;
+  const regions = join(dir, 'regions');
+  if (!existsSync(regions)) return false;
+  return readdirSync(regions, { withFileTypes: true }).some((d) => d.isDirectory() && readdirSync(join(regions, d.name)).some((f) => f.endsWith('.safetensors')));
+}
+
+/** The stored shared model is intact (else it is removed, to be trained again: it is a cache). */
+function usableShared(dir: string, file: string, settings: BankSettings, onWarning?: (message: string) => void): boolean {
+  const p = join(dir, file);
+  if (!existsSync(p)) return false;
+  try {
+    readVector(dir, file, settings.paramCount, settings.layoutHash);
+    return true;
+  } catch (err) {
+    if (!(err instanceof ArtefactError)) throw err;
+    onWarning?.(`${err.problem}: training it again`);
+    rmSync(p, { force: true });
+    return false;
+  }
 }
 
 /** Leftovers of atomic writes interrupted by a kill (never valid data). */
@@ -201,11 +248,23 @@ export function entryKey(city: string, region: number): string {
   return `${city}#${region}`;
 }
 
+/** How a bank region file that is damaged gets fixed: regions are a cache of the build. */
+function retrainFix(dir: string): string {
+  return `rerun the build that made the bank (\`gpd bank build --bank ${dir}\` with the same settings, or the same \`gpd transfer\`) to retrain it`;
+}
+
 /**
- * The finished regions, read from their vector files. A file that does not decode is removed (so
- * the region is retrained) when resuming, and an error when only reading.
+ * The finished regions, read from their vector files and checked (checksum, finite values, the
+ * region they claim). A damaged file is removed (so the region is retrained, with a warning) when
+ * resuming, and an ArtefactError naming it when only reading.
  */
-export function scanEntries(dir: string, cities: BankCity[], layoutHash: string, onBroken: 'remove' | 'throw' = 'throw'): Map<string, BankEntry> {
+export function scanEntries(
+  dir: string,
+  cities: BankCity[],
+  layoutHash: string,
+  onBroken: 'remove' | 'throw' = 'throw',
+  onWarning?: (message: string) => void,
+): Map<string, BankEntry> {
   const found = new Map<string, BankEntry>();
   for (const c of cities) {
     for (let r = 0; r < c.regions; r++) {
@@ -213,11 +272,16 @@ export function scanEntries(dir: string, cities: BankCity[], layoutHash: string,
       const p = join(dir, file);
       if (!existsSync(p)) continue;
       try {
-        const { metadata } = decodeSafetensors(readFileSync(p), p);
+        const { tensors, metadata } = readSafetensors(p);
         if (metadata['format'] !== VECTOR_FORMAT || metadata['layoutHash'] !== layoutHash || !metadata['entry']) continue;
-        found.set(entryKey(c.id, r), reviveEntry(JSON.parse(metadata['entry']) as BankEntry));
+        const entry = reviveEntry(JSON.parse(metadata['entry']) as BankEntry);
+        if (entry.city !== c.id || entry.region !== r) throw new ArtefactError(p, `${p} holds ${entry.city} region ${entry.region}, not ${c.id} region ${r}`);
+        checkParams(p, tensors['params']?.data as Float32Array | undefined);
+        found.set(entryKey(c.id, r), entry);
       } catch (err) {
-        if (onBroken === 'throw') throw err;
+        if (!(err instanceof ArtefactError)) throw err;
+        if (onBroken === 'throw') throw err.withFix(retrainFix(dir));
+        onWarning?.(`${err.problem}: retraining that region`);
         rmSync(p, { force: true });
       }
     }
@@ -225,7 +289,16 @@ export function scanEntries(dir: string, cities: BankCity[], layoutHash: string,
   return found;
 }
 
+/** A stored vector must be F32 and finite (a NaN would pass for a trained region). */
+function checkParams(p: string, data: Float32Array | undefined): void {
+  if (!(data instanceof Float32Array)) throw new ArtefactError(p, `${p}: no F32 tensor "params"`);
+  const bad = checkFinite(data, p);
+  if (bad) throw new ArtefactError(p, bad);
+}
+
 export function writeRegionVector(dir: string, entry: BankEntry, params: Float32Array, layoutHash: string): void {
+  const bad = checkFinite(params, `${entry.city} region ${entry.regionId}: the trained parameter vector`);
+  if (bad) throw new UserError(`${bad}; training diverged and the bank does not store it: lower bank.lr and rerun (finished regions are kept)`);
   writeSafetensors(join(dir, entry.file), { params: { dtype: 'F32', shape: [params.length], data: params } }, {
     format: VECTOR_FORMAT,
     version: String(BANK_FORMAT_VERSION),
@@ -236,12 +309,16 @@ export function writeRegionVector(dir: string, entry: BankEntry, params: Float32
 
 export function readVector(dir: string, file: string, paramCount: number, layoutHash: string): Float32Array {
   const p = join(dir, file);
-  const { tensors, metadata } = readSafetensors(p);
-  const t = tensors['params'];
-  if (!t || t.dtype !== 'F32') throw new Error(`${p}: no F32 tensor "params"`);
-  if (t.data.length !== paramCount) throw new Error(`${p}: vector has ${t.data.length} values, the bank's layout needs ${paramCount}`);
-  if (metadata['layoutHash'] !== layoutHash) throw new Error(`${p}: layout hash ${metadata['layoutHash']} differs from the bank's ${layoutHash}`);
-  return t.data as Float32Array;
+  try {
+    const { tensors, metadata } = readSafetensors(p);
+    const data = tensors['params']?.data as Float32Array | undefined;
+    checkParams(p, data);
+    if (data!.length !== paramCount) throw new ArtefactError(p, `${p}: vector has ${data!.length} values, the bank's layout needs ${paramCount}`);
+    if (metadata['layoutHash'] !== layoutHash) throw new ArtefactError(p, `${p}: layout hash ${metadata['layoutHash']} differs from the bank's ${layoutHash}`);
+    return data!;
+  } catch (err) {
+    throw err instanceof ArtefactError && !err.fix ? err.withFix(retrainFix(dir)) : err;
+  }
 }
 
 export function writeShared(dir: string, shared: SharedEntry, params: Float32Array, layoutHash: string): void {

@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { UserError } from './errors.js';
+import { ConfigError, quoteText } from '../util/errors.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 interface FieldInfo {
@@ -42,18 +42,18 @@ function parseValue(flag: string, info: FieldInfo, field: z.ZodType, raw: string
   let value: unknown = raw;
   if (info.type === 'integer' || info.type === 'number') {
     const n = Number(raw.trim());
-    if (raw.trim() === '' || Number.isNaN(n)) throw new UserError(`--${flag} expects a number, got "${raw}"`);
-    if (!Number.isFinite(n)) throw new UserError(`--${flag}: ${raw} is out of range`);
+    if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigError(`--${flag} expects a number, got ${quoteText(raw)}`);
+    if (!Number.isFinite(n)) throw new ConfigError(`--${flag}: ${quoteText(raw)} is out of range (a finite number is at most about 1.8e308)`);
     value = n;
   } else if (info.type === 'array' || info.type === 'object') {
     try {
       value = JSON.parse(raw);
     } catch {
-      throw new UserError(`--${flag} expects JSON, got "${raw}"`);
+      throw new ConfigError(`--${flag} expects JSON, got ${quoteText(raw)}`);
     }
   }
   const r = field.safeParse(value);
-  if (!r.success) throw new UserError(formatIssues(r.error, value, field, `--${flag}`).join('; '));
+  if (!r.success) throw new ConfigError(formatIssues(r.error, value, field, `--${flag}`).join('; '));
   return r.data;
 }
 
@@ -102,4 +102,13 @@ export function addConfigFileOptions(cmd: Command, example = 'bank.epochs=5'): C
   return cmd
     .option('-c, --config <file>', 'JSON or YAML config file (see `gpd config schema`)')
     .option('--set <key=value>', `override one setting, e.g. --set ${example} (repeatable; applied after -c and the flags)`, collectSet, []);
+}
+
+/**
+ * A parser for a flag that is not a config field (`--port`, `--interval`): the value is read and
+ * checked exactly as a config flag's, against `field` (its bounds, its message naming the flag).
+ */
+export function schemaArg<T extends z.ZodType>(flag: string, field: T): (raw: string) => z.output<T> {
+  const info = z.toJSONSchema(field, { io: 'input', unrepresentable: 'any' }) as FieldInfo;
+  return (raw: string) => parseValue(flag, info, field, raw) as z.output<T>;
 }

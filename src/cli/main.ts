@@ -3,7 +3,7 @@
  * it parses options into typed library options, renders progress, and turns known errors into
  * messages a user can act on (exit code 2) instead of stack traces.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerDataCommands } from './commands/data.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerTransferCommands } from './commands/transfer.js';
@@ -14,6 +14,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerForecastCommand } from './commands/forecast.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerExportCommand } from './commands/export.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { reportCliError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -27,6 +28,8 @@ export function buildProgram(): Command {
     )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Usage errors come back to runCli as CommanderErrors (commands created below inherit this).
+    .exitOverride()
     .addOption(new Option('--backend <name>', 'tensor backend (default: tensorflow if @tensorflow/tfjs-node is installed, else wasm)').choices(['wasm', 'cpu', 'tensorflow']))
     .hook('preAction', (cmd) => {
       const backend = cmd.opts().backend as string | undefined;
@@ -42,14 +45,26 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerExportCommand(program);
   registerConfigCommands(program);
+  registerWorkerCommand(program);
   return program;
+}
+
+/** Run one command line (`argv` as process.argv: node, script, args...); resolves to the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    // Commander has printed its message (or the help): --help and --version end well, a usage
+    // error (unknown option, missing argument) is a user error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportCliError(err);
+  }
 }
 
 const isMain = process.argv[1] !== undefined && /(?:gpd(?:\.js)?|main\.ts)$/.test(process.argv[1]);
 if (isMain) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      process.exitCode = reportCliError(err);
-    });
+  void runCli(process.argv).then((code) => {
+    process.exitCode = code;
+  });
 }

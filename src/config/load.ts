@@ -1,14 +1,10 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { GpdConfig } from './schema.js';
 import { formatIssues, quoteValue } from '../util/zod-issues.js';
+import { ConfigError, storageError } from '../util/errors.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Parse a `key.path=value` override; the value is JSON when it parses as JSON, else a string. */
 export function parseOverride(spec: string): { path: string[]; value: unknown } {
@@ -24,7 +20,26 @@ export function parseOverride(spec: string): { path: string[]; value: unknown } 
     // A plain string unless it was meant as JSON: a list or a mapping that does not parse is a mistake.
     if (/^\s*[[{]/.test(raw)) throw new ConfigError(`--set ${path.join('.')}: ${quoteValue(raw)} is not valid JSON (${(err as Error).message})`);
   }
+  // JSON reads 1e400 as Infinity, which no setting accepts: name it before the schema calls it "not a number".
+  if (hasNonFinite(value)) throw new ConfigError(`--set ${path.join('.')}: ${quoteValue(raw)} is out of range (a finite number is at most about 1.8e308)`);
   return { path, value };
+}
+
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === 'number') return !Number.isFinite(v);
+  if (Array.isArray(v)) return v.some(hasNonFinite);
+  return typeof v === 'object' && v !== null && Object.values(v).some(hasNonFinite);
+}
+
+/** The text of a config file; a missing path, a folder or an unreadable file is named. */
+function readConfigText(file: string): string {
+  if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  if (statSync(file).isDirectory()) throw new ConfigError(`-c ${file}: it is a folder; -c takes a JSON or YAML config file (see \`gpd config schema\`)`);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw storageError(err, file, 'read the config file') ?? err;
+  }
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -45,8 +60,7 @@ export function loadConfig(file: string | undefined, overrides: string[] = []): 
   let raw: Record<string, unknown> = {};
   const source = file ?? 'defaults';
   if (file) {
-    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
-    const text = readFileSync(file, 'utf8');
+    const text = readConfigText(file);
     try {
       const parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
       raw = (parsed ?? {}) as Record<string, unknown>;

@@ -52,15 +52,12 @@ export interface City {
   featureNames?: string[];
   /** Where it came from (file paths, generator settings) for reports and errors. */
   source?: string;
+  /** A city read from a manifest: its path and the data files it names (key, path as written, resolved path). */
+  manifest?: { path: string; files: { key: string; written: string; path: string }[] };
 }
 
-/** A data problem a user can fix: the message names the file and the row/column/node. */
-export class DataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DataError';
-  }
-}
+/** A data problem a user can fix: the message names the file and the row/column/node (util/errors.ts). */
+export { DataError } from '../util/errors.js';
 
 /** Value at (t, n, f). */
 export function seriesAt(city: City, t: number, n: number, f = 0): number {

@@ -2,6 +2,7 @@
  * `gpd data inspect`: the numbers a user checks before training on a city (size, time span,
  * gaps, graph shape, value ranges), computed from the loaded City only.
  */
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { stepsPerDay, type City } from './city.js';
 
 export interface FeatureStats {
@@ -50,9 +51,27 @@ export interface InspectReport {
   };
   featureStats: FeatureStats[];
   attributes: { coordKind: string | null; embeddings: Record<string, number>; categories: string[] };
+  /**
+   * Data files the manifest names by an absolute path or outside its own folder tree: allowed (data
+   * often live elsewhere), but shown, so a manifest from someone else cannot read a file unnoticed.
+   */
+  externalFiles: { key: string; written: string; path: string; why: 'absolute' | 'outside the manifest folder' }[];
 }
 
 const clock = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+
+/** The city's manifest files that are absolute or lead out of the manifest's folder. */
+function externalFiles(city: City): InspectReport['externalFiles'] {
+  if (!city.manifest) return [];
+  const home = dirname(city.manifest.path);
+  const out: InspectReport['externalFiles'] = [];
+  for (const f of city.manifest.files) {
+    const rel = relative(home, f.path);
+    if (isAbsolute(f.written)) out.push({ ...f, why: 'absolute' });
+    else if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) out.push({ ...f, why: 'outside the manifest folder' });
+  }
+  return out;
+}
 
 /** `intervalKnown: false`: the city's interval is a placeholder (loadDetectedCity with allowUnknownInterval). */
 export function inspectCity(city: City, opts: { intervalKnown?: boolean } = {}): InspectReport {
@@ -82,6 +101,7 @@ export function inspectCity(city: City, opts: { intervalKnown?: boolean } = {}):
       embeddings: Object.fromEntries(Object.entries(city.attributes.embeddings ?? {}).map(([k, e]) => [k, e.dim])),
       categories: Object.keys(city.attributes.categories ?? {}),
     },
+    externalFiles: externalFiles(city),
   };
   if (city.source !== undefined) report.source = city.source;
   if (city.units !== undefined) report.units = city.units;
@@ -190,6 +210,7 @@ export function formatInspect(r: InspectReport): string {
   const emb = Object.entries(r.attributes.embeddings);
   rows.push(['embeddings', emb.length ? emb.map(([k, d]) => `${k} (${d})`).join(', ') : 'none']);
   rows.push(['categories', r.attributes.categories.length ? r.attributes.categories.join(', ') : 'none']);
+  for (const f of r.externalFiles) rows.push(['note', `${f.key} reads ${f.path} (${f.why === 'absolute' ? 'an absolute path' : "outside the manifest's folder"})`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
 }

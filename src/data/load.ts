@@ -5,10 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { quoteText } from '../util/errors.js';
 import { DataError, type City, type DailyWindow } from './city.js';
 import { parseTimestamp, readCsvMatrix, readEdgeList, type Edge, type SeriesData } from './loaders/csv.js';
 import { detectCityFolder, type CityDetection, type DetectOptions } from './detect.js';
 import {
+  manifestFiles,
   parseManifest,
   readManifest,
   type AdjacencySpec,
@@ -121,6 +123,7 @@ export function loadCityFromManifest(loaded: LoadedManifest, opts: LoadOptions =
     adjacency,
     attributes,
     source: source.join('; '),
+    manifest: { path, files: manifestFiles(loaded) },
   };
   if (day) city.day = day;
   if (s.mask) city.mask = s.mask;
@@ -136,7 +139,7 @@ function parseStart(text: string, manifestPath: string): number {
   try {
     return parseTimestamp(text, 'iso', () => manifestPath);
   } catch {
-    throw new DataError(`${manifestPath}: "start" "${text}" is not an ISO time like 2020-10-01T00:00`);
+    throw new DataError(`${manifestPath}: "start" ${quoteText(text)} is not an ISO time like 2020-10-01T00:00`);
   }
 }
 

@@ -16,6 +16,8 @@ import { ParamLayout, type ParamSpec } from '../models/layout.js';
 import { Rng } from '../util/prng.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { ArtefactError, UserError, quoteText, rethrowStorage } from '../util/errors.js';
+import { checkFinite } from '../util/integrity.js';
 import { TransformerDenoiser, type TransformerConfig } from './denoisers/transformer.js';
 import { GaussianDiffusion } from './gaussian.js';
 import { FlowMatching } from './flow.js';
@@ -223,6 +225,10 @@ export function makeGeneratorConfig(
 /** Write config + weights (the model's current weights, or `weights` if given) atomically into dir. */
 export function saveGenerator(dir: string, gen: Generator, weights?: Record<string, Float32Array>): void {
   const w = weights ?? gen.model.getWeights();
+  for (const [name, v] of Object.entries(w)) {
+    const bad = checkFinite(v, `the trained denoiser's weight "${name}"`);
+    if (bad) throw new UserError(`${bad}; diffusion training diverged and the generator is not saved: lower diffusion.lr or diffusion.gradClip and train again`);
+  }
   const shapes = gen.model.paramShapes();
   const tensors: Record<string, SafeTensor> = {};
   for (const n of gen.model.names) tensors[`net/${n}`] = { dtype: 'F32', shape: shapes[n]!, data: w[n]! };
@@ -235,19 +241,40 @@ export function saveGenerator(dir: string, gen: Generator, weights?: Record<stri
   writeJsonAtomic(join(dir, CONFIG_FILE), gen.config);
 }
 
+/** How a damaged generator folder gets fixed: it is the product of a training run, not a cache. */
+const retrain = (dir: string) => `delete ${dir} and rerun the command that trained it (gpd diffusion train, or the same gpd transfer) to train it again`;
+
 export function loadGenerator(dir: string): Generator {
   const cfgPath = join(dir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = readFileSync(cfgPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ArtefactError(cfgPath, `${dir} is not a generator folder: ${cfgPath} does not exist`, `train one with \`gpd diffusion train -o ${dir}\``);
+    }
+    rethrowStorage(err, cfgPath, 'read');
+  }
   let config: GeneratorConfig;
   try {
-    config = JSON.parse(readFileSync(cfgPath, 'utf8')) as GeneratorConfig;
+    config = JSON.parse(text) as GeneratorConfig;
   } catch (err) {
-    throw new Error(`cannot read generator config ${cfgPath}: ${(err as Error).message}`);
+    throw new ArtefactError(cfgPath, `${cfgPath}: not valid JSON (${(err as Error).message})`, retrain(dir));
   }
-  if (config.format !== 'gpd-generator' || config.version !== 1) throw new Error(`${cfgPath}: not a gpd generator (format ${String(config.format)}, version ${String(config.version)})`);
+  if (config?.format !== 'gpd-generator' || config.version !== 1) throw new ArtefactError(cfgPath, `${cfgPath}: not a gpd generator (format ${quoteText(config?.format)}, version ${quoteText(config?.version)})`);
   const layout = new ParamLayout(config.layout.modelName, config.layout.entries);
-  if (layout.hash() !== config.layout.hash) throw new Error(`${cfgPath}: layout entries hash to ${layout.hash()} but the file records ${config.layout.hash}`);
+  if (layout.hash() !== config.layout.hash) throw new ArtefactError(cfgPath, `${cfgPath}: layout entries hash to ${layout.hash()} but the file records ${config.layout.hash}`, retrain(dir));
   const weightsPath = join(dir, WEIGHTS_FILE);
-  const { tensors } = readSafetensors(weightsPath);
+  let tensors: Record<string, SafeTensor>;
+  try {
+    tensors = readSafetensors(weightsPath).tensors;
+    for (const [name, t] of Object.entries(tensors)) {
+      const bad = t.data instanceof Float32Array ? checkFinite(t.data, `${weightsPath}, tensor "${name}"`) : null;
+      if (bad) throw new ArtefactError(weightsPath, bad);
+    }
+  } catch (err) {
+    throw err instanceof ArtefactError ? err.withFix(retrain(dir)) : err;
+  }
   // The init Rng only fills values that setWeights overwrites at once.
   const model = new TransformerDenoiser(layout, config.denoiser, new Rng(1));
   const w: Record<string, Float32Array> = {};
@@ -255,7 +282,7 @@ export function loadGenerator(dir: string): Generator {
     const t = tensors[`net/${n}`];
     if (!t) {
       model.dispose();
-      throw new Error(`${weightsPath}: missing tensor "net/${n}" required by the denoiser config`);
+      throw new ArtefactError(weightsPath, `${weightsPath}: missing tensor "net/${n}" required by the denoiser config`, retrain(dir));
     }
     w[n] = t.data as Float32Array;
   }
@@ -264,7 +291,7 @@ export function loadGenerator(dir: string): Generator {
     const t = tensors[name];
     if (!t || t.data.length !== layout.size) {
       model.dispose();
-      throw new Error(`${weightsPath}: "${name}" missing or not ${layout.size} values`);
+      throw new ArtefactError(weightsPath, `${weightsPath}: "${name}" missing or not ${layout.size} values`, retrain(dir));
     }
     return t.data as Float32Array;
   };

@@ -8,14 +8,18 @@
  * at step n draws exactly what the uninterrupted run drew: together with the saved weights, Adam
  * moments and EMA, a resumed run reaches the same weights bit for bit.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { tf } from '../runtime/backend.js';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { Rng } from '../util/prng.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
+import { ArtefactError, UserError } from '../util/errors.js';
 import type { DenoiseFn, ExtraLoss } from './types.js';
+import { LOSS_LOG, trimLossLog } from './loss-log.js';
+
+export { readLossLog, type LossRecord } from './loss-log.js';
 import type { ParamDict, PromptBatch, TransformerDenoiser } from './denoisers/transformer.js';
 
 type T2 = tfTypes.Tensor2D;
@@ -104,7 +108,6 @@ interface State {
 }
 
 const CHECKPOINT = 'checkpoint.safetensors';
-const LOSS_LOG = 'loss.jsonl';
 
 export async function trainDenoiser(model: TransformerDenoiser, objective: DiffusionObjective, data: TrainingSet, opts: TrainOptions): Promise<TrainResult> {
   const o = {
@@ -148,20 +151,14 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
   if (o.runDir) mkdirSync(o.runDir, { recursive: true });
   const ckptPath = o.runDir ? join(o.runDir, CHECKPOINT) : null;
   const logPath = o.runDir ? join(o.runDir, LOSS_LOG) : null;
-  if (o.resume && ckptPath && existsSync(ckptPath)) {
-    const meta = loadCheckpoint(ckptPath, model, state);
+  const meta = o.resume && ckptPath && existsSync(ckptPath) ? loadCheckpoint(ckptPath, model, state) : null;
+  if (meta) {
     step = meta.step;
     bestValue = meta.bestValue;
     bestStep = meta.bestStep;
     badEvals = meta.badEvals;
     lastLoss = meta.lastLoss;
-    if (logPath && existsSync(logPath)) {
-      // Drop lines written after the checkpoint (the interrupted tail), so the curve has no duplicates.
-      const kept = readFileSync(logPath, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
-      writeFileAtomic(logPath, kept.map((l) => l + '\n').join(''));
-    }
+    if (logPath) trimLossLog(logPath, step);
   } else if (logPath) {
     writeFileAtomic(logPath, '');
   }
@@ -235,7 +232,7 @@ export async function trainDenoiser(model: TransformerDenoiser, objective: Diffu
     });
     step++;
     lastLoss = lossValue;
-    if (!Number.isFinite(lossValue)) throw new Error(`diffusion training diverged at step ${step}: loss ${lossValue} (lower the learning rate?)`);
+    if (!Number.isFinite(lossValue)) throw new UserError(`diffusion training diverged at step ${step}: loss ${lossValue}; lower diffusion.lr and train again`);
     let logLine: Record<string, number> = { step, loss: lossValue };
     const validateNow = (o.validate || o.validation) && (step % o.validateEvery === 0 || step === o.steps);
     if (validateNow) {
@@ -340,10 +337,19 @@ function writeCheckpoint(path: string, model: TransformerDenoiser, s: State, met
   writeSafetensors(path, tensors, { trainer: JSON.stringify(meta), denoiser: JSON.stringify(model.config) });
 }
 
-function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): CheckpointMeta {
-  const { tensors, metadata } = readSafetensors(path);
+/** Null when the file is damaged: a checkpoint is a cache, so it is removed and training starts over. */
+function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): CheckpointMeta | null {
+  let file: ReturnType<typeof readSafetensors>;
+  try {
+    file = readSafetensors(path);
+  } catch (err) {
+    if (!(err instanceof ArtefactError)) throw err;
+    rmSync(path, { force: true });
+    return null;
+  }
+  const { tensors, metadata } = file;
   if (metadata.denoiser !== JSON.stringify(model.config)) {
-    throw new Error(`checkpoint ${path} was written for a different denoiser config; start a new run folder or pass resume: false`);
+    throw new ArtefactError(path, `checkpoint ${path} was written for a different denoiser config`, `delete ${dirname(path)} (or use another output folder) to train from the start`);
   }
   const get = (prefix: string, n: string) => {
     const t = tensors[`${prefix}/${n}`];
@@ -363,34 +369,4 @@ function loadCheckpoint(path: string, model: TransformerDenoiser, s: State): Che
   if (!meta) throw new Error(`checkpoint ${path}: missing trainer metadata`);
   if (meta.bestValue === null) meta.bestValue = Infinity; // JSON turns Infinity into null
   return meta;
-}
-
-export interface LossRecord {
-  step: number;
-  loss: number;
-  /** Held-out loss, on validation steps. */
-  val?: number;
-}
-
-/**
- * The training log of a trainer folder (`runDir`), one record per step; a resumed run may repeat
- * steps, so the last record of each step is kept. Empty when the folder holds no log.
- */
-export function readLossLog(runDir: string): LossRecord[] {
-  const file = join(runDir, LOSS_LOG);
-  if (!existsSync(file)) return [];
-  const byStep = new Map<number, LossRecord>();
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let r: LossRecord;
-      try {
-        r = JSON.parse(line) as LossRecord;
-      } catch {
-        throw new Error(`${file}:${i + 1}: not a JSON record (delete the file to drop the training curve)`);
-      }
-      byStep.set(r.step, r);
-    });
-  return [...byStep.values()].sort((a, b) => a.step - b.step);
 }

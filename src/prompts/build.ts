@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
+import { ArtefactError, rethrowStorage } from '../util/errors.js';
 import { sourceSplit } from '../data/splits.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import {
@@ -218,13 +219,14 @@ export function loadPromptSpec(path: string): PromptSpec {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read prompt spec ${path}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ArtefactError(path, `prompt spec ${path} does not exist`);
+    rethrowStorage(err, path, 'read');
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`prompt spec ${path}: not valid JSON (${(err as Error).message})`);
+    throw new ArtefactError(path, `prompt spec ${path}: not valid JSON (${(err as Error).message})`);
   }
   return parsePromptSpec(value, `prompt spec ${path}`);
 }

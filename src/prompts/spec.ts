@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
+import { ArtefactError } from '../util/errors.js';
 import {
   categoryOneHot,
   coordFeatures,
@@ -362,7 +363,7 @@ export function parsePromptSpec(value: unknown, where = 'prompt spec'): PromptSp
   const r = specSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new Error(`${where}: invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ArtefactError(where, `${where}: invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const spec = r.data as unknown as PromptSpec;
   const names = new Set<string>();

@@ -9,6 +9,7 @@ import { renderReport } from './html.js';
 import type { ReportData } from './types.js';
 import { writeReportData } from './data.js';
 import { RUN_FILES } from '../transfer/run-folder.js';
+import { ArtefactError, rethrowStorage } from '../util/errors.js';
 
 export const REPORT_DATA_FILE = RUN_FILES.reportData;
 export const REPORT_HTML_FILE = RUN_FILES.reportHtml;
@@ -77,7 +78,7 @@ export function validateReportData(value: unknown, file: string = REPORT_DATA_FI
   const issues = result.error.issues;
   const lines = issues.slice(0, 8).map((i) => `  ${fieldPath(i.path)}: ${i.message}`);
   if (issues.length > 8) lines.push(`  ... and ${issues.length - 8} more`);
-  throw new Error(`${file} is not valid report data:\n${lines.join('\n')}`);
+  throw new ArtefactError(file, `${file} is not valid report data:\n${lines.join('\n')}`, 'delete it and run `gpd report <run>` to rebuild it from the run');
 }
 
 /** Read `<runDir>/report-data.json`, validate it, write `<runDir>/report.html` atomically; returns its path. */
@@ -88,13 +89,14 @@ export async function writeReport(runDir: string): Promise<string> {
     text = readFileSync(dataPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${dataPath} not found: the run folder has no report data (run the pipeline first)` : `${dataPath}: cannot read (${(err as Error).message})`);
+    if (code !== 'ENOENT') rethrowStorage(err, dataPath, 'read');
+    throw new ArtefactError(dataPath, `${dataPath} not found: the run folder has no report data (run the pipeline first)`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${dataPath} is not valid JSON: ${(err as Error).message}`);
+    throw new ArtefactError(dataPath, `${dataPath} is not valid JSON: ${(err as Error).message}`, 'delete it and run `gpd report <run>` to rebuild it from the run');
   }
   const data = validateReportData(json, dataPath);
   const html = await renderReport(data);

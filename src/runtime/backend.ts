@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { ConfigError, quoteText } from '../util/errors.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 
@@ -27,10 +28,10 @@ async function pick(): Promise<BackendName> {
   const requested = process.env.GPD_BACKEND?.trim();
   if (requested) {
     if (!['wasm', 'cpu', 'tensorflow'].includes(requested)) {
-      throw new Error(`GPD_BACKEND must be one of wasm, cpu, tensorflow; got "${requested}"`);
+      throw new ConfigError(`GPD_BACKEND must be one of wasm, cpu, tensorflow; got ${quoteText(requested)}`);
     }
     if (requested === 'tensorflow' && !(await tryLoadTfjsNode())) {
-      throw new Error('GPD_BACKEND=tensorflow but @tensorflow/tfjs-node is not installed (npm i @tensorflow/tfjs-node)');
+      throw new ConfigError('GPD_BACKEND=tensorflow but @tensorflow/tfjs-node is not installed (npm i @tensorflow/tfjs-node)');
     }
     if (!(await tf.setBackend(requested))) throw new Error(`could not initialise tfjs backend "${requested}"`);
     await tf.ready();

@@ -9,7 +9,7 @@ import { fitValueEncoding } from '../data/baseline.js';
 import { sourceSplit, type SourceSplit } from '../data/splits.js';
 import type { StepRange } from '../data/range.js';
 import { encodingBlocks, type EncodingBlock } from '../data/fit-blocks.js';
-import { regionSubgraph } from '../data/subgraph.js';
+import { regionSubgraph, type RegionSubgraph } from '../data/subgraph.js';
 import { IN_STEPS } from '../data/task.js';
 import { regionWindows, type RegionWindows } from '../data/windows.js';
 import { fitHistoricalAverage, type HistoricalAverage } from '../baselines/historical-average.js';
@@ -45,8 +45,8 @@ export function prepareCity(city: City, feature: number, baseline: BaselineKind,
   return prep;
 }
 
-export function regionDataset(city: City, prep: CityPrep, region: number, stride = 1): RegionDataset {
-  const sub = regionSubgraph(city, region);
+/** `sub`: the region's subgraph when the caller has it (a region slice, bank/region-slice.ts, carries its own). */
+export function regionDataset(city: City, prep: CityPrep, region: number, stride = 1, sub: RegionSubgraph = regionSubgraph(city, region)): RegionDataset {
   return {
     train: regionWindows(city, sub, prep.split.train, prep.norm, { stride }),
     val: regionWindows(city, sub, prep.split.val, prep.norm, { stride }),
@@ -65,9 +65,8 @@ function emptyWindows(n: number): RegionWindows {
  * A region's training data: one dataset over the whole split, or with blocks one per block (each
  * with its own encoding); fitForecaster pools them.
  */
-export function regionDatasets(city: City, prep: CityPrep, region: number, stride = 1): RegionDataset[] {
-  if (!prep.blocks) return [regionDataset(city, prep, region, stride)];
-  const sub = regionSubgraph(city, region);
+export function regionDatasets(city: City, prep: CityPrep, region: number, stride = 1, sub: RegionSubgraph = regionSubgraph(city, region)): RegionDataset[] {
+  if (!prep.blocks) return [regionDataset(city, prep, region, stride, sub)];
   const windows = (r: StepRange | undefined, b: EncodingBlock) =>
     r ? regionWindows(city, sub, r, b.norm, { stride, historyStart: Math.max(b.fit.start, r.start - IN_STEPS) }) : emptyWindows(sub.n);
   return prep.blocks.map((b) => ({ train: windows(b.train, b), val: windows(b.val, b), adjacency: sub.adjacency, n: sub.n, norm: b.norm }));

@@ -7,7 +7,7 @@
 import type { City } from '../data/city.js';
 import { fitValueEncoding } from '../data/baseline.js';
 import { fewShotHoldout, targetSplit, type FewShotHoldout, type HoldoutKind, type TargetSplit } from '../data/splits.js';
-import { regionSubgraph } from '../data/subgraph.js';
+import { regionSubgraph, type RegionSubgraph } from '../data/subgraph.js';
 import { regionWindows } from '../data/windows.js';
 import type { RegionWindows } from '../data/windows.js';
 import { fitHistoricalAverage, type HistoricalAverage } from '../baselines/historical-average.js';
@@ -49,9 +49,9 @@ export interface TargetRegion {
   test: RegionWindows;
 }
 
-export function targetRegion(prep: TargetPrep, region: number): TargetRegion {
+/** `sub`: the region's subgraph when the caller has it (a region slice carries its own). */
+export function targetRegion(prep: TargetPrep, region: number, sub: RegionSubgraph = regionSubgraph(prep.city, region)): TargetRegion {
   const { city, split, norm, holdout } = prep;
-  const sub = regionSubgraph(city, region);
   const train = regionWindows(city, sub, holdout.train, norm);
   const val = regionWindows(city, sub, holdout.val, norm, { historyStart: split.fewShot.start });
   const test = regionWindows(city, sub, split.test, norm, { historyStart: split.test.start - IN_STEPS });

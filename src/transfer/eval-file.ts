@@ -9,9 +9,9 @@
  *   metadata  region, city, evaluation (version), validation (JSON: method -> {mae, rmse} on the
  *             few-shot validation windows, original units; null where nothing was observed)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataError } from '../data/city.js';
+import { ArtefactError } from '../util/errors.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 
 /**
@@ -42,15 +42,42 @@ export function emptyEvalRegion(): EvalRegionFile {
   return { preds: {}, params: {}, validation: {} };
 }
 
-/** The region's saved file, or an empty one when it does not exist yet; a file of another version is refused. */
+/**
+ * The region's saved file, or an empty one when it does not exist yet. A damaged file (truncated,
+ * checksum mismatch) is an ArtefactError from readSafetensors; one of another evaluation version is an
+ * ArtefactError naming both versions and the fix.
+ */
 export function readEvalRegion(file: string): EvalRegionFile {
   if (!existsSync(file)) return emptyEvalRegion();
-  const r = readSafetensors(file);
+  return parseEvalRegion(file, readSafetensors(file));
+}
+
+/**
+ * The region's saved file as evaluation's cache: a damaged one is removed, `onDamaged` told (the
+ * region is scored again), and an empty one returned; another evaluation version is still refused.
+ */
+export function readEvalCache(file: string, onDamaged: (err: ArtefactError) => void): EvalRegionFile {
+  if (!existsSync(file)) return emptyEvalRegion();
+  let r: ReturnType<typeof readSafetensors>;
+  try {
+    r = readSafetensors(file);
+  } catch (err) {
+    if (!(err instanceof ArtefactError)) throw err;
+    onDamaged(err);
+    rmSync(file, { force: true });
+    return emptyEvalRegion();
+  }
+  return parseEvalRegion(file, r);
+}
+
+function parseEvalRegion(file: string, r: ReturnType<typeof readSafetensors>): EvalRegionFile {
+  const rescore = `delete ${dirname(file)} to score the run again`;
   const version = Number(r.metadata['evaluation'] ?? 1);
   if (version !== EVALUATION_VERSION) {
-    throw new DataError(
-      `${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} ` +
-        `(its predictions or stored models may differ); delete ${dirname(file)} to score the run again`,
+    throw new ArtefactError(
+      file,
+      `${file}: saved by evaluation version ${r.metadata['evaluation'] ?? 1}, this code computes version ${EVALUATION_VERSION} (its predictions or stored models may differ)`,
+      rescore,
     );
   }
   const out = emptyEvalRegion();
@@ -58,7 +85,12 @@ export function readEvalRegion(file: string): EvalRegionFile {
     if (name.endsWith(PARAMS_SUFFIX)) out.params[name.slice(0, -PARAMS_SUFFIX.length)] = t.data as Float32Array;
     else out.preds[name] = t.data as Float32Array;
   }
-  const raw = JSON.parse(r.metadata['validation'] ?? '{}') as Record<string, { mae: number | null; rmse: number | null }>;
+  let raw: Record<string, { mae: number | null; rmse: number | null }>;
+  try {
+    raw = JSON.parse(r.metadata['validation'] ?? '{}') as typeof raw;
+  } catch (err) {
+    throw new ArtefactError(file, `${file}: its "validation" metadata is not valid JSON (${(err as Error).message})`, rescore);
+  }
   for (const [m, s] of Object.entries(raw)) out.validation[m] = { mae: s.mae ?? NaN, rmse: s.rmse ?? NaN };
   return out;
 }

@@ -1,94 +1,26 @@
 /**
  * Scoring every method of PROTOCOL.md on one target city's test period, region by region, with the
- * same base model, splits and fine-tuning budget for all of them. Each region's predictions are
- * saved as soon as they exist, so an interrupted evaluation resumes where it stopped.
+ * same base model, splits and fine-tuning budget for all of them. Each region's predictions, and the
+ * model and few-shot validation score of every model-based method, are saved as soon as they exist
+ * (eval-file.ts), so an interrupted evaluation resumes where it stopped.
  */
+import { dirname } from 'node:path';
 import type { Forecaster } from '../models/types.js';
-import { Rng } from '../util/prng.js';
+import { ArtefactError } from '../util/errors.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
 import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
-import { finetune } from '../train/finetune.js';
-import { historicalAveragePredict } from '../baselines/historical-average.js';
-import { lastValuePredict } from '../baselines/last-value.js';
-import { pooledMetrics, predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
-import { prescaleToTraining } from '../train/calibrate.js';
-import { EVALUATION_VERSION, readEvalRegion, writeEvalRegion, type ValidationScore } from './eval-file.js';
+import type { ModelName } from '../models/registry.js';
+import { localJobEngine } from '../bank/job-engine.js';
+import { JobsFailed, type JobEngine, type RegionJob } from '../bank/jobs.js';
+import { sliceRegion } from '../bank/region-slice.js';
+import { METHODS, isModelMethod, type Method, type MethodInits } from './methods.js';
+import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
+import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
 
+export { METHODS, METHOD_LABELS, BASELINE_METHODS, MODEL_METHODS, isModelMethod, type Method, type ModelMethod, type MethodInits } from './methods.js';
 export { EVALUATION_VERSION };
-
-/**
- * Method keys, in table order: PROTOCOL.md methods 1-2, the models' own seasonal baseline without any
- * network (only when data.baseline is not `none`), methods 3-8, then the untrained init of every
- * fine-tuned method (random init, bank mean, shared model, nearest prompt; GPD's is gpd_zero_shot), so
- * that what fine-tuning adds is visible for each, and last the generated and the random-init model
- * each calibrated by one scalar on the K days (no gradient step).
- *
- * Why the calibrated pair: with a seasonal baseline a random-init network outputs almost nothing, so
- * "random init" is the baseline itself, and a generated correction that points the right way but is
- * too large (the source cities' residuals are not the target's; transfer/shrink.ts) loses to it. Giving
- * both the same closed-form scale (prescaleToTraining: the output layer times the least-squares factor
- * on the few-shot training windows, clamped to [0, 1]) asks the question the zero-shot comparison is
- * for, whether the generated correction carries information a random one does not, without letting
- * either be trained. They are not zero-shot in the strict sense (one number per region is fitted on
- * target data) and are reported as their own rows, never as gpd_zero_shot.
- */
-export const METHODS = [
-  'ha',
-  'last',
-  'seasonal_baseline',
-  'target_only',
-  'source_transfer',
-  'bank_mean',
-  'nearest_prompt',
-  'gpd_zero_shot',
-  'gpd',
-  'random_init',
-  'bank_mean_zero_shot',
-  'source_transfer_zero_shot',
-  'nearest_prompt_zero_shot',
-  'gpd_calibrated',
-  'random_init_calibrated',
-] as const;
-export type Method = (typeof METHODS)[number];
-
-/** Methods that forecast without a network: they have no model to store, forecast with or export. */
-export const BASELINE_METHODS = ['ha', 'last', 'seasonal_baseline'] as const satisfies readonly Method[];
-/** Methods whose forecasts come from a parameter vector: evaluation stores each region's vector and validation score. */
-export const MODEL_METHODS = METHODS.filter((m) => !(BASELINE_METHODS as readonly Method[]).includes(m)) as Exclude<Method, (typeof BASELINE_METHODS)[number]>[];
-export type ModelMethod = (typeof MODEL_METHODS)[number];
-
-export function isModelMethod(m: string): m is ModelMethod {
-  return (MODEL_METHODS as readonly string[]).includes(m);
-}
-
-export const METHOD_LABELS: Record<Method, string> = {
-  ha: 'Historical average',
-  last: 'Last value',
-  seasonal_baseline: 'Seasonal baseline (no network)',
-  target_only: 'Target-only (random init, fine-tuned)',
-  source_transfer: 'Source transfer (shared model, fine-tuned)',
-  bank_mean: 'Bank mean (fine-tuned)',
-  nearest_prompt: 'Nearest prompt (fine-tuned)',
-  gpd_zero_shot: 'GPD zero-shot (generated, no training)',
-  gpd: 'GPD (generated, fine-tuned)',
-  random_init: 'Random init (no training)',
-  bank_mean_zero_shot: 'Bank mean (no training)',
-  source_transfer_zero_shot: 'Source transfer (shared model, no training)',
-  nearest_prompt_zero_shot: 'Nearest prompt (no training)',
-  gpd_calibrated: 'GPD calibrated (generated, one scale fitted on the K days)',
-  random_init_calibrated: 'Random init calibrated (one scale fitted on the K days)',
-};
-
-/** Initial vectors per region for the model-based methods. */
-export interface MethodInits {
-  shared: Float32Array;
-  bankMean: Float32Array;
-  /** Nearest source vector per target region. */
-  nearest: (region: number) => Float32Array;
-  generated: (region: number) => Float32Array;
-}
 
 export interface EvaluateOptions {
   model: Forecaster;
@@ -98,7 +30,7 @@ export interface EvaluateOptions {
   /** The fine-tuning recipe (train/finetune.ts); unset fields take the `finetune` section's defaults. */
   finetune: FinetuneConfigInput;
   seed: number;
-  /** Where a region's predictions are saved (the run folder's eval/region-NNNNN.safetensors). */
+  /** Where a region's predictions and models are saved (the run folder's eval/region-NNNNN.safetensors). */
   regionFile: (region: number) => string;
   /** Methods to score (default: all). */
   methods?: readonly Method[];
@@ -107,82 +39,20 @@ export interface EvaluateOptions {
   /**
    * Called once per region whose few-shot validation part holds no observed target: its fine-tuning
    * could not stop early or select an epoch (and shrinking has nothing to fit), so every fine-tuned
-   * method there ran its whole budget and kept the last epoch.
+   * method there ran its whole budget and kept the last epoch. Also called for a damaged saved
+   * region file, which is scored again.
    */
   onWarning?: (message: string) => void;
+  /** Worker threads evaluating regions side by side (0, the default: one region at a time in this thread). */
+  workers?: number;
+  /** Runs the region jobs instead of the local engine (a cluster engine, src/cluster/). */
+  engine?: JobEngine;
 }
 
 export interface RegionPredictions {
   region: number;
   starts: Int32Array;
   preds: Partial<Record<Method, Float32Array>>;
-}
-
-/** What one region's evaluation produced for the methods it ran. */
-interface RegionOutcome {
-  preds: Partial<Record<Method, Float32Array>>;
-  params: Partial<Record<ModelMethod, Float32Array>>;
-  validation: Partial<Record<ModelMethod, ValidationScore>>;
-}
-
-async function evaluateRegion(o: EvaluateOptions, region: number, methods: readonly Method[]): Promise<RegionOutcome> {
-  const { model, prep } = o;
-  const t = targetRegion(prep, region);
-  const { dataset, test } = t;
-  const rng = new Rng(o.seed).fork(`finetune:${prep.city.id}:${region}`);
-  let warned = false;
-  const ft = FinetuneConfig.parse(o.finetune);
-  const tune = async (init: Float32Array, label: string) => {
-    const { params, fit } = await finetune(model, init, dataset, ft, rng.fork(label), { shouldStop: () => o.signal?.aborted === true });
-    if (!fit.validated && !warned) {
-      warned = true;
-      o.onWarning?.(
-        `${prep.city.id} region ${prep.city.nodeIds[region] ?? region}: the few-shot validation part (${dataset.val.count} windows) has no observed target, ` +
-          `so fine-tuning there ran all ${ft.epochs} epochs and kept the last (no early stopping or shrinking)`,
-      );
-    }
-    return params;
-  };
-  const ha = historicalAveragePredict(prep.ha, prep.city, region, test);
-  const randomInit = model.layout.init(rng.fork('random-init'));
-  // The forecasts of the methods without a network.
-  const baselines: Record<Exclude<Method, ModelMethod>, () => Float32Array> = {
-    ha: () => ha,
-    last: () => lastValuePredict(prep.city, region, prep.feature, test, ha),
-    // A network that outputs zero: the baseline forecast every model corrects.
-    seasonal_baseline: () => {
-      if (!prep.norm.baseline) throw new Error('seasonal_baseline is scored only when the models have a baseline (data.baseline is none)');
-      return test.yOffset.slice();
-    },
-  };
-  // The model of every network method; only the requested ones run (ablations need just the GPD rows).
-  const models: Record<ModelMethod, () => Promise<Float32Array> | Float32Array> = {
-    target_only: () => tune(randomInit, 'target-only'),
-    source_transfer: () => tune(o.inits.shared, 'source-transfer'),
-    bank_mean: () => tune(o.inits.bankMean, 'bank-mean'),
-    nearest_prompt: () => tune(o.inits.nearest(region), 'nearest-prompt'),
-    gpd_zero_shot: () => o.inits.generated(region),
-    gpd: () => tune(o.inits.generated(region), 'gpd'),
-    random_init: () => randomInit,
-    bank_mean_zero_shot: () => o.inits.bankMean,
-    source_transfer_zero_shot: () => o.inits.shared,
-    nearest_prompt_zero_shot: () => o.inits.nearest(region),
-    gpd_calibrated: () => prescaleToTraining(model, o.inits.generated(region), dataset).params,
-    random_init_calibrated: () => prescaleToTraining(model, randomInit, dataset).params,
-  };
-  const out: RegionOutcome = { preds: {}, params: {}, validation: {} };
-  for (const m of methods) {
-    if (!isModelMethod(m)) {
-      out.preds[m] = baselines[m]();
-      continue;
-    }
-    const params = await models[m]();
-    out.params[m] = params;
-    out.preds[m] = predictWindows(model, params, dataset.adjacency, dataset.n, test, dataset.norm);
-    // The few-shot validation score, what a per-region choice between methods may look at (gpd-auto).
-    out.validation[m] = pooledMetrics(model, params, [dataset], 'val');
-  }
-  return out;
 }
 
 /** Every method that applies: the seasonal baseline row only when the models have one. */
@@ -192,38 +62,79 @@ export function defaultMethods(prep: TargetPrep): Method[] {
 
 /** Evaluate (or resume) every region; returns pooled scores and the raw predictions. */
 export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: MethodScores; predictions: RegionPredictions[] }> {
+  const methods = o.methods ?? defaultMethods(o.prep);
+  const { city } = o.prep;
+  const nodeId = (region: number) => city.nodeIds[region] ?? String(region);
+  // Methods already in a region's file are kept and only the missing ones run: the run folder's
+  // configuration is checked against config.json (pipeline.ts), and every method draws from its
+  // own labelled random stream, so a method computed alone equals the same method computed with
+  // all others (test/transfer/evaluate.test.ts).
+  const saved = new Map<number, EvalRegionFile>();
+  const regionOf = new Map<RegionJob<TransferRegionPayload>, number>();
+  const jobs: RegionJob<TransferRegionPayload>[] = [];
+  const finetune = FinetuneConfig.parse(o.finetune);
+  const model = o.model.name as ModelName;
+  for (const region of o.regions) {
+    const file = o.regionFile(region);
+    // A damaged file is a cache: scored again. One of another evaluation version is refused by name.
+    const kept = readEvalCache(file, (err) => o.onWarning?.(`${err.problem}: scoring that region again`));
+    saved.set(region, kept);
+    const missing = methods.filter((m) => !kept.preds[m] || (isModelMethod(m) && (!kept.params[m] || !kept.validation[m])));
+    if (missing.length === 0) continue;
+    const job: RegionJob<TransferRegionPayload> = {
+      kind: TRANSFER_REGION_JOB,
+      label: `${city.id} region ${nodeId(region)}`,
+      payload: () => ({
+        model,
+        finetune,
+        seed: o.seed,
+        methods: missing,
+        inits: { shared: o.inits.shared, bankMean: o.inits.bankMean, nearest: o.inits.nearest(region), generated: o.inits.generated(region) },
+        data: sliceRegion(city, o.prep, region, sliceTargetPrep),
+      }),
+    };
+    regionOf.set(job, region);
+    jobs.push(job);
+  }
+
+  let done = o.regions.length - jobs.length;
+  if (done > 0) o.onProgress?.({ task: 'evaluate', done, total: o.regions.length, detail: `resuming: ${done} regions already scored` });
+  const engine = o.engine ?? localJobEngine({ workers: o.workers ?? 0, name: 'evaluation', entry: new URL('./worker.ts', import.meta.url), handlers: { [TRANSFER_REGION_JOB]: runTransferRegion } });
+  const failures = await engine.run<TransferRegionPayload, TransferRegionResult>({
+    what: 'evaluation',
+    jobs,
+    ...(o.signal ? { signal: o.signal } : {}),
+    // Each region is saved as soon as it is scored, so an interrupted evaluation resumes there.
+    onResult: (job, { preds, params, validation, warnings }) => {
+      const region = regionOf.get(job)!;
+      const kept = saved.get(region)!;
+      const merged: EvalRegionFile = { preds: { ...kept.preds, ...preds }, params: { ...kept.params, ...params }, validation: { ...kept.validation, ...validation } };
+      writeEvalRegion(o.regionFile(region), merged, { region, city: city.id });
+      saved.set(region, merged);
+      for (const w of warnings) o.onWarning?.(w);
+      done++;
+      o.onProgress?.({ task: 'evaluate', done, total: o.regions.length, detail: `region ${nodeId(region)}` });
+    },
+    onProgress: (lane, job, d, total) => o.onProgress?.({ task: 'evaluate worker', done: d, total, detail: job.label, lane }),
+  });
+  if (failures.length > 0) throw new JobsFailed('evaluation', failures, `${done}/${o.regions.length} regions scored`);
+  throwIfAborted(o.signal, 'evaluation');
+
+  // Scores in region order, whatever order the regions finished in (pooled sums depend on it).
   const scores = new MethodScores();
   const predictions: RegionPredictions[] = [];
-  let done = 0;
-  const methods = o.methods ?? defaultMethods(o.prep);
   for (const region of o.regions) {
-    throwIfAborted(o.signal, 'evaluation');
     const file = o.regionFile(region);
-    // Methods already in the region's file are kept and only the missing ones run: the run folder's
-    // configuration is checked against config.json (pipeline.ts), and every method draws from its
-    // own labelled random stream, so a method computed alone equals the same method computed with
-    // all others (test/transfer/evaluate.test.ts).
-    const saved = readEvalRegion(file);
-    const missing = methods.filter((m) => !saved.preds[m] || (isModelMethod(m) && !saved.params[m]));
-    if (missing.length > 0) {
-      const fresh = await evaluateRegion(o, region, missing);
-      throwIfAborted(o.signal, 'evaluation');
-      Object.assign(saved.preds, fresh.preds);
-      Object.assign(saved.params, fresh.params);
-      Object.assign(saved.validation, fresh.validation);
-      writeEvalRegion(file, saved, { region, city: o.prep.city.id });
-    }
-    const preds: Partial<Record<Method, Float32Array>> = {};
-    for (const m of methods) preds[m] = saved.preds[m]!;
+    const kept = saved.get(region)!;
     const test = targetRegion(o.prep, region).test;
+    const preds: Partial<Record<Method, Float32Array>> = {};
     for (const m of methods) {
-      const p = preds[m]!;
-      if (p.length !== test.count * 6) throw new Error(`${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (stale evaluation? delete the eval folder)`);
+      const p = kept.preds[m]!;
+      if (p.length !== test.count * 6) throw new ArtefactError(file, `${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (from another evaluation?)`, `delete ${dirname(file)} to score the run again`);
       scores.add(m, region, p, test);
+      preds[m] = p;
     }
     predictions.push({ region, starts: test.starts, preds });
-    done++;
-    o.onProgress?.({ task: 'evaluate', done, total: o.regions.length, detail: `region ${o.prep.city.nodeIds[region] ?? region}` });
   }
   return { scores, predictions };
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createForecaster, referenceInterop, type ModelName } from '../models/registry.js';
 import { toReferenceFlat } from '../models/reference.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { lockFolder } from '../util/lock.js';
 import { writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { autoChoice, GPD_AUTO, loadRunModels, resolveForecastMethod, type ForecastMethod } from './forecast.js';
 import { RunFolder } from './run-folder.js';
@@ -74,61 +75,67 @@ export function exportRun(runDir: string, outDir: string, opts: { method?: strin
   const modelName = saved.config.bank.model;
   const interop = referenceInterop(modelName);
   const dir = join(outDir, t.cityId);
-  const files: string[] = [];
-  const regions = t.regions.map((g) => {
-    const m = method === GPD_AUTO ? autoChoice(models, g.region) : method;
-    const file = join('regions', regionFileName(g.region));
-    writeSafetensors(join(dir, file), referenceTensors(modelName, models.params(m, g.region)), {
-      format: 'gpd-export',
-      model: interop.className,
-      city: t.cityId,
-      region: g.id,
-      method: m,
+  // The run's models and results are read before anything is written; the city's folder is ours while we write it.
+  const lock = lockFolder(dir, 'gpd export');
+  try {
+    const files: string[] = [];
+    const regions = t.regions.map((g) => {
+      const m = method === GPD_AUTO ? autoChoice(models, g.region) : method;
+      const file = join('regions', regionFileName(g.region));
+      writeSafetensors(join(dir, file), referenceTensors(modelName, models.params(m, g.region)), {
+        format: 'gpd-export',
+        model: interop.className,
+        city: t.cityId,
+        region: g.id,
+        method: m,
+      });
+      files.push(file);
+      const adjacency: number[][] = [];
+      for (let a = 0; a < g.n; a++) adjacency.push(Array.from(g.adjacency.subarray(a * g.n, (a + 1) * g.n)));
+      return { id: g.id, index: g.region, file, method: m, nodes: g.nodes.map((n) => t.nodeIds[n]!), adjacency, validation: models.validation(g.region)[m] ?? null };
     });
-    files.push(file);
-    const adjacency: number[][] = [];
-    for (let a = 0; a < g.n; a++) adjacency.push(Array.from(g.adjacency.subarray(a * g.n, (a + 1) * g.n)));
-    return { id: g.id, index: g.region, file, method: m, nodes: g.nodes.map((n) => t.nodeIds[n]!), adjacency, validation: models.validation(g.region)[m] ?? null };
-  });
-  const mapped = new Set(interop.mapping.map((e) => e.refName));
-  const unused = interop.order.filter((r) => !mapped.has(r.name)).map((r) => r.name);
-  const methodsForMetrics = method === GPD_AUTO ? ['gpd', 'gpd_zero_shot'] : [method];
-  const layout = layoutOf(modelName);
-  const card = {
-    format: 'gpd-model-card',
-    version: 1,
-    city: { id: t.cityId, intervalMinutes: t.intervalMinutes, units: t.json.city.units, feature: t.feature, featureName: t.json.city.featureName, nodes: t.nodeIds.length },
-    model: {
-      name: modelName,
-      referenceClass: interop.className,
-      referenceParameters: interop.order,
-      parameterCount: layout.size,
-      layoutHash: layout.hash(),
-      inputSteps: IN_STEPS,
-      outputSteps: OUT_STEPS,
-    },
-    method: { name: method, label: method === GPD_AUTO ? 'per region: GPD fine-tuned or zero-shot, whichever had the lower MAE on the few-shot validation part' : (results.labels[method] ?? method) },
-    normalisation: { feature: t.norm.feature, mean: t.norm.mean, std: t.norm.std },
-    baseline: t.json.encoding.baseline,
-    training: {
-      sourceCities: results.sources,
-      fewShotDays: t.json.kDays,
-      fewShot: t.json.split.fewShot,
-      fewShotTrain: t.json.split.fewShotTrain,
-      fewShotValidation: t.json.split.fewShotVal,
-      test: t.json.split.test,
-      seed: saved.seed,
-      command: saved.command,
-      versions: saved.versions,
-    },
-    metrics: Object.fromEntries(
-      [...methodsForMetrics, 'seasonal_baseline', 'ha'].filter((m) => results.methods[m]).map((m) => [m, { label: results.labels[m] ?? m, ...results.methods[m] }]),
-    ),
-    metricsNote: `test-period scores of the run (${results.regionsScored} of ${results.regionsTotal} regions, original units)`,
-    regions,
-    howToLoad: howToLoad(modelName, interop.className, unused),
-  };
-  const cardFile = join(dir, 'model-card.json');
-  writeJsonAtomic(cardFile, card);
-  return { dir, card: cardFile, files, method };
+    const mapped = new Set(interop.mapping.map((e) => e.refName));
+    const unused = interop.order.filter((r) => !mapped.has(r.name)).map((r) => r.name);
+    const methodsForMetrics = method === GPD_AUTO ? ['gpd', 'gpd_zero_shot'] : [method];
+    const layout = layoutOf(modelName);
+    const card = {
+      format: 'gpd-model-card',
+      version: 1,
+      city: { id: t.cityId, intervalMinutes: t.intervalMinutes, units: t.json.city.units, feature: t.feature, featureName: t.json.city.featureName, nodes: t.nodeIds.length },
+      model: {
+        name: modelName,
+        referenceClass: interop.className,
+        referenceParameters: interop.order,
+        parameterCount: layout.size,
+        layoutHash: layout.hash(),
+        inputSteps: IN_STEPS,
+        outputSteps: OUT_STEPS,
+      },
+      method: { name: method, label: method === GPD_AUTO ? 'per region: GPD fine-tuned or zero-shot, whichever had the lower MAE on the few-shot validation part' : (results.labels[method] ?? method) },
+      normalisation: { feature: t.norm.feature, mean: t.norm.mean, std: t.norm.std },
+      baseline: t.json.encoding.baseline,
+      training: {
+        sourceCities: results.sources,
+        fewShotDays: t.json.kDays,
+        fewShot: t.json.split.fewShot,
+        fewShotTrain: t.json.split.fewShotTrain,
+        fewShotValidation: t.json.split.fewShotVal,
+        test: t.json.split.test,
+        seed: saved.seed,
+        command: saved.command,
+        versions: saved.versions,
+      },
+      metrics: Object.fromEntries(
+        [...methodsForMetrics, 'seasonal_baseline', 'ha'].filter((m) => results.methods[m]).map((m) => [m, { label: results.labels[m] ?? m, ...results.methods[m] }]),
+      ),
+      metricsNote: `test-period scores of the run (${results.regionsScored} of ${results.regionsTotal} regions, original units)`,
+      regions,
+      howToLoad: howToLoad(modelName, interop.className, unused),
+    };
+    const cardFile = join(dir, 'model-card.json');
+    writeJsonAtomic(cardFile, card);
+    return { dir, card: cardFile, files, method };
+  } finally {
+    lock.release();
+  }
 }

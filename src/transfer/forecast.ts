@@ -7,7 +7,7 @@
  * (test/transfer/forecast.test.ts).
  */
 import { type City } from '../data/city.js';
-import { DataError } from '../data/city.js';
+import { ArtefactError } from '../util/errors.js';
 import { IN_STEPS, OUT_STEPS } from '../data/task.js';
 import { regionWindows } from '../data/windows.js';
 import { createForecaster } from '../models/registry.js';
@@ -38,19 +38,32 @@ export interface RunModels {
   validation(region: number): Partial<Record<ModelMethod, ValidationScore>>;
 }
 
+/** A region's evaluation file; a damaged one is named with the command that recomputes it. */
+function readRegionModels(file: string, rerun: string): ReturnType<typeof readEvalRegion> {
+  try {
+    return readEvalRegion(file);
+  } catch (err) {
+    if (err instanceof ArtefactError && err.fix === undefined) throw err.withFix(`delete ${file} and ${rerun}`);
+    throw err;
+  }
+}
+
 /** A finished run's models and encoding, loaded once. */
 export function loadRunModels(runDir: string): RunModels {
   const run = new RunFolder(runDir);
-  const { config } = run.readConfig();
-  if (!run.isFinished()) throw new DataError(`${run.dir} is not a finished run (no results.json): finish it with \`gpd transfer --out ${run.dir}\` and the same settings`);
+  const { config, command } = run.readConfig();
+  const rerun = `rerun \`${command ?? `gpd transfer --out ${run.dir}`}\` (with the run's settings) to score that region again`;
+  if (!run.isFinished()) throw new ArtefactError(run.path('results'), `${run.dir} is not a finished run (no results.json)`, run.finishHint());
   const target = readTargetFile(run.path('target'));
   const model = createForecaster(config.bank.model);
   const params = new Map<ModelMethod, Map<number, Float32Array>>();
   const validation = new Map<number, Partial<Record<ModelMethod, ValidationScore>>>();
   for (const r of target.regions) {
-    const saved = readEvalRegion(run.evalRegion(r.region));
+    const saved = readRegionModels(run.evalRegion(r.region), rerun);
     for (const [m, p] of Object.entries(saved.params)) {
-      if (p.length !== model.layout.size) throw new DataError(`${run.evalRegion(r.region)}: "${m}" holds ${p.length} parameters, ${model.name} needs ${model.layout.size}`);
+      if (p.length !== model.layout.size) {
+        throw new ArtefactError(run.evalRegion(r.region), `${run.evalRegion(r.region)}: "${m}" holds ${p.length} parameters, ${model.name} needs ${model.layout.size}`, `delete ${run.path('eval')} and rerun \`gpd transfer\` with the same settings`);
+      }
       if (!params.has(m as ModelMethod)) params.set(m as ModelMethod, new Map());
       params.get(m as ModelMethod)!.set(r.region, p);
     }
@@ -59,7 +72,9 @@ export function loadRunModels(runDir: string): RunModels {
   const complete = MODEL_METHODS.filter((m) => target.regions.every((r) => params.get(m)?.has(r.region)));
   const methods: ForecastMethod[] = [...complete];
   if (complete.includes('gpd') && complete.includes('gpd_zero_shot')) methods.push(GPD_AUTO);
-  if (methods.length === 0) throw new DataError(`${run.dir}: no scored region has a stored model (was it evaluated by an older gpd? delete ${run.path('eval')} and rerun \`gpd transfer\`)`);
+  if (methods.length === 0) {
+    throw new ArtefactError(run.path('eval'), `${run.dir}: no scored region has a stored model (was it evaluated by an older gpd?)`, `delete ${run.path('eval')} and rerun \`gpd transfer\` with the same settings`);
+  }
   return {
     runDir: run.dir,
     config,

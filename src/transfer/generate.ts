@@ -17,6 +17,7 @@ import { savePromptSpec, regionPrompts } from '../prompts/build.js';
 import type { LoadedBank } from '../bank/store.js';
 import type { City } from '../data/city.js';
 import { DataError } from '../data/city.js';
+import { ConfigError } from '../util/errors.js';
 import { sourceSplit } from '../data/splits.js';
 import type { PromptSpec } from '../prompts/spec.js';
 import type { Forecaster } from '../models/types.js';
@@ -94,7 +95,7 @@ export interface TrainedGenerator {
 export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedGenerator> {
   const d = o.config.diffusion;
   const n = o.vectors.length;
-  if (n < 2) throw new Error(`the bank holds ${n} vector(s); the generator needs at least 2 (train + held-out)`);
+  if (n < 2) throw new ConfigError(`the bank holds ${n} vector(s); the generator needs at least 2 (train + held-out): raise bank.maxRegions or add a source city`);
   // Held-out source regions for model selection: a seeded share, at least one.
   const perm = new Rng(o.seed).fork('generator-holdout').permutation(n);
   const nVal = Math.max(1, Math.round(n * d.valShare));
@@ -102,7 +103,7 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
   if (existsSync(join(o.dir, 'generator.json'))) return { generator: loadGenerator(o.dir), result: null, heldOut };
 
   const usePrompts = selectPrompts(o.prompts, o.config.prompts.spatial, o.config.prompts.temporal !== 'none');
-  if (usePrompts.spatialDim + usePrompts.temporalDim === 0) throw new Error('the generator needs at least one prompt kind (prompts.spatial or prompts.temporal)');
+  if (usePrompts.spatialDim + usePrompts.temporalDim === 0) throw new ConfigError('the generator needs at least one prompt kind (prompts.spatial or prompts.temporal)');
   const trainIdx = perm.slice(nVal);
   const norm = fitNormalizer(trainIdx.map((i) => o.vectors[i]!));
   const clip = clipRangeFromBank(norm, trainIdx.map((i) => o.vectors[i]!));

@@ -7,7 +7,7 @@
  * Every stage writes its artefact atomically and is skipped when the artefact exists, so a killed
  * run resumes by running the same command again. The report is built from these artefacts (report/).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../runtime/backend.js';
 import type { City } from '../data/city.js';
@@ -18,20 +18,23 @@ import { loadBank, type LoadedBank } from '../bank/store.js';
 import { trainSharedModel } from '../bank/shared-model.js';
 import { createForecaster } from '../models/registry.js';
 import { trainConfigOf } from '../train/config.js';
-import { prepareCity } from '../train/dataset.js';
-import { prepareTarget } from '../train/target.js';
+import { prepareCity, type CityPrep } from '../train/dataset.js';
+import { prepareTarget, type TargetPrep } from '../train/target.js';
 import { regionPrompts, loadPromptSpec, savePromptSpec } from '../prompts/build.js';
 import { samplerSteps } from '../diffusion/config.js';
-import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { writeSafetensors } from '../util/safetensors.js';
+import { ArtefactError, ConfigError } from '../util/errors.js';
+import { withFolderLock } from '../util/lock.js';
 import { Rng } from '../util/prng.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { bankEntryPrompts } from './generate.js';
-import { fitRunPromptSpec, generateVectors, readGenerated, trainGeneratorOnBank, writeGenerated } from './stages.js';
+import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, trainGeneratorOnBank, writeGenerated } from './stages.js';
 import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
 import { writeTargetFile } from './target-file.js';
 import type { MethodScores } from './scores.js';
 import { RunFolder, type MethodSummary, type RunResults } from './run-folder.js';
+import type { JobEngine } from '../bank/jobs.js';
 
 export interface TransferOptions {
   config: GpdConfig;
@@ -43,6 +46,11 @@ export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   log?: (message: string) => void;
+  /**
+   * Runs the region jobs of the bank and of the evaluation (a cluster engine, src/cluster/); default:
+   * the local engine, bank.workers threads for both.
+   */
+  engine?: JobEngine;
 }
 
 export interface TransferResult {
@@ -77,13 +85,13 @@ function versions(): Record<string, string> {
 }
 
 /** The bank's shared model, or (random-init banks) one trained for the source-transfer baseline. */
-async function sharedModelVector(bank: LoadedBank, sources: City[], cfg: GpdConfig, run: RunFolder, signal?: AbortSignal): Promise<Float32Array> {
+async function sharedModelVector(bank: LoadedBank, sources: City[], preps: CityPrep[], cfg: GpdConfig, run: RunFolder, signal?: AbortSignal): Promise<Float32Array> {
   if (bank.shared) return bank.shared;
   const file = run.path('shared');
-  if (existsSync(file)) return readSafetensors(file).tensors['params']!.data as Float32Array;
+  if (existsSync(file)) return readRunVectors(file, 'params', bank.layout.paramCount, 'the shared model');
   const res = await trainSharedModel({
     cities: sources,
-    preps: sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline, cfg.bank.encodingFitDays)),
+    preps,
     regions: sources.map((c) => Math.min(c.N, cfg.bank.maxRegions ?? c.N)),
     model: createForecaster(cfg.bank.model),
     config: { ...trainConfigOf(cfg.bank), epochs: cfg.bank.sharedEpochs },
@@ -92,6 +100,15 @@ async function sharedModelVector(bank: LoadedBank, sources: City[], cfg: GpdConf
   });
   writeSafetensors(file, { params: { dtype: 'F32', shape: [res.params.length], data: res.params } }, { kind: 'shared-model' });
   return res.params;
+}
+
+/** A run's own file through its reader; a damaged one is named with the fix (the run recomputes it). */
+function readRunFile<T>(file: string, read: (file: string) => T): T {
+  try {
+    return read(file);
+  } catch (err) {
+    throw err instanceof ArtefactError ? err.withFix(recomputeFix(file)) : err;
+  }
 }
 
 function summarise(scores: MethodScores): Partial<Record<Method, MethodSummary>> {
@@ -119,15 +136,45 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
   const log = o.log ?? (() => {});
   const backend = await initBackend();
   const run = new RunFolder(o.runDir);
-  mkdirSync(run.dir, { recursive: true });
+  // Every input is loaded and checked before the run folder is touched: a bad city or setting
+  // leaves nothing behind, and the corrected command starts clean.
+  const { sources, target } = resolveRunCities(cfg);
+  checkRunSettings(cfg, sources);
+  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
+  const sourcePreps = sources.map((c) => prepareCity(c, cfg.data.feature, cfg.data.baseline, cfg.bank.encodingFitDays));
+  return withFolderLock(run.dir, 'gpd transfer', () => transferInto({ o, t0, cfg, log, backend, run, sources, target, prep, sourcePreps }));
+}
+
+/** Settings that only a later stage would trip over, checked before anything is written. */
+function checkRunSettings(cfg: GpdConfig, sources: City[]): void {
+  if (!cfg.prompts.spatial && cfg.prompts.temporal === 'none') {
+    throw new ConfigError('prompts.spatial is false and prompts.temporal is "none": the generator needs at least one prompt kind');
+  }
+  const planned = sources.reduce((a, c) => a + Math.min(c.N, cfg.bank.maxRegions ?? c.N), 0);
+  if (planned < 2) throw new ConfigError(`the bank would hold ${planned} region model(s); the generator needs at least 2 (one is held out): raise bank.maxRegions or add a source city`);
+}
+
+interface TransferContext {
+  o: TransferOptions;
+  t0: number;
+  cfg: GpdConfig;
+  log: (message: string) => void;
+  backend: string;
+  run: RunFolder;
+  sources: City[];
+  target: City;
+  prep: TargetPrep;
+  sourcePreps: CityPrep[];
+}
+
+/** The stages, in the (locked) run folder. */
+async function transferInto(ctx: TransferContext): Promise<TransferResult> {
+  const { o, t0, cfg, log, backend, run, sources, target, prep, sourcePreps } = ctx;
   run.checkConfig(cfg);
   run.writeConfig(cfg, { command: o.command ?? null, versions: versions(), backend });
-
-  const { sources, target } = resolveRunCities(cfg);
   log(`sources: ${sources.map((c) => `${c.id} (${c.N} regions)`).join(', ')}; target: ${target.id} (${target.N} regions, K = ${cfg.data.kDays} days)`);
   // Folders without city.json: say which files were picked (data/detect.ts).
   for (const c of [...sources, target]) if (c.source?.startsWith('detected')) log(`${c.id}: ${c.source}`);
-  const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
 
   // 1. Parameter bank.
   const bankDir = run.bankDir(cfg);
@@ -141,17 +188,18 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     onWarning: (m) => log(`warning: ${m}`),
+    ...(o.engine ? { engine: o.engine } : {}),
   });
   throwIfAborted(o.signal, 'bank build');
   const bank = loadBank(bankDir);
-  if (!bank.complete) throw new Error(`bank ${bankDir} is incomplete; rerun to finish it`);
+  if (!bank.complete) throw new ArtefactError(bankDir, `bank ${bankDir} is incomplete`, 'rerun to finish it');
   log(`bank: ${bank.vectors.length} region models (${cfg.bank.model}, ${bank.layout.paramCount} parameters each)`);
   const model = createForecaster(cfg.bank.model);
-  const shared = await sharedModelVector(bank, sources, cfg, run, o.signal);
+  const shared = await sharedModelVector(bank, sources, sourcePreps, cfg, run, o.signal);
 
   // 2. Prompts: the spec is fitted on the sources once and kept; the target's come from its K days.
   const specFile = run.path('promptSpec');
-  let spec = existsSync(specFile) ? loadPromptSpec(specFile) : null;
+  let spec = existsSync(specFile) ? readRunFile(specFile, loadPromptSpec) : null;
   if (!spec) {
     spec = await fitRunPromptSpec(sources, cfg);
     savePromptSpec(specFile, spec);
@@ -188,6 +236,8 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     finetune: cfg.finetune,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
+    workers: cfg.bank.workers,
+    ...(o.engine ? { engine: o.engine } : {}),
     ...(o.methods ? { methods: o.methods } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),

@@ -18,7 +18,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DataError } from '../data/city.js';
+import { ArtefactError, rethrowStorage } from '../util/errors.js';
+import { bankHoldsVectors } from '../bank/store.js';
 import { GpdConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { formatIssues } from '../util/zod-issues.js';
@@ -90,18 +91,19 @@ export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
   return [`${prefix || '(root)'}: ${JSON.stringify(a) ?? 'absent'} -> ${JSON.stringify(b) ?? 'absent'}`];
 }
 
-function readJson(file: string, what: string): unknown {
+/** A JSON file of the run; `fix` says how to get it when it is missing. */
+function readJson(file: string, fix: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`${file} not found: ${what}`);
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ArtefactError(file, `${file} not found`, fix);
+    rethrowStorage(err, file, 'read');
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new DataError(`${file} is not valid JSON (${(err as Error).message}); delete it and rerun the command that writes it`);
+    throw new ArtefactError(file, `${file} is not valid JSON (${(err as Error).message})`, 'delete it and rerun the command that writes it');
   }
 }
 
@@ -136,24 +138,38 @@ export class RunFolder {
 
   readConfig(): SavedRunConfig {
     const file = this.path('config');
-    const saved = readJson(file, `${this.dir} is not a run folder of \`gpd transfer\``) as Partial<SavedRunConfig>;
+    const saved = readJson(file, `${this.dir} is not a run folder of \`gpd transfer\` (or it has not started)`) as Partial<SavedRunConfig>;
     const parsed = GpdConfig.safeParse(saved?.config);
-    if (!parsed.success) throw new DataError(`${file}: its configuration is not valid for this gpd:\n${formatIssues(parsed.error, saved?.config, GpdConfig, 'config.').map((l) => `  ${l}`).join('\n')}`);
+    if (!parsed.success) throw new ArtefactError(file, `${file}: its configuration is not valid for this gpd:\n${formatIssues(parsed.error, saved?.config, GpdConfig, 'config.').map((l) => `  ${l}`).join('\n')}`);
     return { config: parsed.data, seed: saved.seed ?? parsed.data.seed, command: saved.command ?? null, versions: saved.versions ?? {}, backend: saved.backend ?? 'unknown' };
   }
 
   /**
+   * The artefacts this folder holds beyond its config.json (what a resume would reuse): a folder
+   * without any, such as one a run that failed early left behind, may take a new configuration.
+   */
+  artefacts(cfg: GpdConfig): string[] {
+    const kept: RunFile[] = ['shared', 'promptSpec', 'generator', 'generated', 'target', 'eval', 'results'];
+    const found: string[] = kept.filter((f) => this.has(f)).map((f) => RUN_FILES[f]);
+    const bank = this.bankDir(cfg);
+    if (bank === this.path('bank') && bankHoldsVectors(bank)) found.unshift(RUN_FILES.bank);
+    return found;
+  }
+
+  /**
    * Refuse to resume a run folder made with a different configuration (results would silently mix),
-   * naming every key that differs. A folder without config.json is new.
+   * naming every key that differs. A folder without config.json, or holding nothing but it, is new.
    */
   checkConfig(cfg: GpdConfig): void {
     if (!this.has('config')) return;
     const saved = readJson(this.path('config'), '') as { config?: unknown };
     const diff = configDiff(saved.config, cfg);
-    if (diff.length > 0) {
-      throw new DataError(
-        `run folder ${this.dir} was made with a different configuration (${diff.join('; ')}); ` +
-          'use a new --out folder, or the same settings to resume',
+    const artefacts = diff.length > 0 ? this.artefacts(cfg) : [];
+    if (artefacts.length > 0) {
+      throw new ArtefactError(
+        this.path('config'),
+        `run folder ${this.dir} was made with a different configuration (${diff.join('; ')}) and holds its ${artefacts.join(', ')}`,
+        'use a new --out folder, or the same settings to resume',
       );
     }
   }
@@ -164,10 +180,23 @@ export class RunFolder {
 
   readResults(): RunResults {
     const file = this.path('results');
-    const json = readJson(file, `run \`gpd transfer --out ${this.dir}\` first (with the same -c/--set; it resumes if interrupted)`);
+    const json = readJson(file, this.finishHint());
     const parsed = RunResults.safeParse(json);
-    if (!parsed.success) throw new DataError(`${file} is not a results file of this gpd:\n${formatIssues(parsed.error, json, RunResults).map((l) => `  ${l}`).join('\n')}`);
+    if (!parsed.success) throw new ArtefactError(file, `${file} is not a results file of this gpd:\n${formatIssues(parsed.error, json, RunResults).map((l) => `  ${l}`).join('\n')}`);
     return parsed.data;
+  }
+
+  /** How to get results.json: the command recorded in config.json when there is one (its -c and --set included). */
+  finishHint(): string {
+    let command: string | null = null;
+    try {
+      command = (JSON.parse(readFileSync(this.path('config'), 'utf8')) as Partial<SavedRunConfig>).command ?? null;
+    } catch {
+      // no config.json (or a damaged one): the generic hint
+    }
+    return command
+      ? `the run has not finished: run \`${command}\` again to finish it (it resumes)`
+      : `run \`gpd transfer --out ${this.dir}\` first (with the same -c and --set as the run; it resumes if interrupted)`;
   }
 
   writeResults(r: RunResults): void {

@@ -16,6 +16,9 @@ import { loadGenerator, type Generator } from '../diffusion/generator.js';
 import type { SamplingConfig } from '../diffusion/config.js';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { ArtefactError, UserError } from '../util/errors.js';
+import { checkFinite } from '../util/integrity.js';
+import { withFolderLock } from '../util/lock.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
 import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE, type PromptSet, type TrainedGenerator } from './generate.js';
@@ -67,27 +70,60 @@ export function generateVectors(gen: Generator, prompts: PromptSet, sampling: Sa
   const pick = (rows?: Float32Array[]) => rows && (regions ? regions.map((r) => rows[r]!) : rows);
   const spatial = pick(use.spatial);
   const temporal = pick(use.temporal);
-  return gen.generate(
+  const S = sampling.samples;
+  const drawn = gen.generate(
     { ...(spatial ? { spatial } : {}), ...(temporal ? { temporal } : {}) },
-    { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
+    { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, ...(S > 1 ? { samples: S } : {}), onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
   );
+  if (S === 1) return drawn;
+  // generate() groups the samples by prompt: average each group.
+  return Array.from({ length: drawn.length / S }, (_, i) => {
+    const out = new Float32Array(drawn[0]!.length);
+    for (let s = 0; s < S; s++) drawn[i * S + s]!.forEach((v, p) => (out[p] += v / S));
+    return out;
+  });
 }
 
-/** Generated vectors [count, P] (and the region of each) in one safetensors file. */
+/** Generated vectors [count, P] (and the region of each) in one safetensors file; a non-finite vector is refused. */
 export function writeGenerated(file: string, vectors: Float32Array[], regions: number[], metadata: Record<string, string>): void {
   const P = vectors[0]?.length ?? 0;
   const flat = new Float32Array(vectors.length * P);
   vectors.forEach((v, i) => flat.set(v, i * P));
+  const bad = checkFinite(flat, 'the generated parameter vectors');
+  if (bad) throw new UserError(`${bad}; the generator is unusable (diffusion training diverged?): delete its folder and retrain it with a lower diffusion.lr`);
   writeSafetensors(file, { vectors: { dtype: 'F32', shape: [vectors.length, P], data: flat }, regions: { dtype: 'I32', shape: [regions.length], data: Int32Array.from(regions) } }, metadata);
 }
 
-/** The vectors of a generated file, checked to hold exactly `regions` with P values each. */
+/** How a run's recomputable file that is damaged gets fixed. */
+export const recomputeFix = (file: string) => `delete ${file} and rerun the same command to recompute it`;
+
+/**
+ * A tensor of `count` x P finite F32 values from a file of a run folder (generated vectors, the run's
+ * shared model); a missing, damaged or mismatching file is an ArtefactError naming it and the fix.
+ */
+export function readRunVectors(file: string, name: string, P: number, what: string, count = 1): Float32Array {
+  try {
+    const data = readSafetensors(file).tensors[name]?.data;
+    if (!(data instanceof Float32Array) || data.length !== count * P) throw new ArtefactError(file, `${file} does not hold ${what} (${count} x ${P} F32 values in "${name}")`);
+    const bad = checkFinite(data, file);
+    if (bad) throw new ArtefactError(file, bad);
+    return data;
+  } catch (err) {
+    throw err instanceof ArtefactError ? err.withFix(recomputeFix(file)) : err;
+  }
+}
+
+/** The vectors of a generated file, checked to hold exactly `regions` with P finite values each. */
 export function readGenerated(file: string, regions: number[], P: number): Float32Array[] {
-  const { tensors } = readSafetensors(file);
-  const saved = tensors['regions'] ? Array.from(tensors['regions'].data as Int32Array) : [];
-  if (saved.join(',') !== regions.join(',')) throw new DataError(`${file} holds other regions than this run scores; delete it to regenerate`);
-  const data = tensors['vectors']?.data as Float32Array | undefined;
-  if (!data || data.length !== regions.length * P) throw new DataError(`${file} does not hold ${regions.length} vectors of ${P} values; delete it to regenerate`);
+  let saved: number[];
+  try {
+    const t = readSafetensors(file).tensors['regions'];
+    saved = t ? Array.from(t.data as Int32Array) : [];
+  } catch (err) {
+    throw err instanceof ArtefactError ? err.withFix(recomputeFix(file)) : err;
+  }
+  if (saved.join(',') !== regions.join(',')) throw new ArtefactError(file, `${file} holds other regions than this run scores`, 'delete it to regenerate');
+  const data = readRunVectors(file, 'vectors', P, `${regions.length} generated vectors`, regions.length);
   return regions.map((_, i) => data.slice(i * P, (i + 1) * P));
 }
 
@@ -95,10 +131,12 @@ export function readGenerated(file: string, regions: number[], P: number): Float
 export async function trainGeneratorFromBank(o: { bankDir: string; sources: City[]; config: GpdConfig; out: string; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<string> {
   await initBackend();
   const bank = loadBank(o.bankDir);
-  if (!bank.complete) throw new DataError(`bank ${o.bankDir} is incomplete; finish it with \`gpd bank build\` (it resumes)`);
+  if (!bank.complete) throw new ArtefactError(o.bankDir, `bank ${o.bankDir} is incomplete`, 'finish it with `gpd bank build` (it resumes)');
   const cities = bank.index.cities.map((c) => o.sources.find((s) => s.id === c.id)).filter((c): c is City => c !== undefined);
   const spec = await fitRunPromptSpec(cities, o.config);
-  const { generator } = await trainGeneratorOnBank({ bank, sources: o.sources, spec, config: o.config, dir: o.out, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const { generator } = await withFolderLock(o.out, 'gpd diffusion train', () =>
+    trainGeneratorOnBank({ bank, sources: o.sources, spec, config: o.config, dir: o.out, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) }),
+  );
   generator.dispose();
   return o.out;
 }

@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DataError, type DailyWindow } from '../data/city.js';
+import type { DailyWindow } from '../data/city.js';
+import { ArtefactError, rethrowStorage } from '../util/errors.js';
 import { BASELINE_KINDS, type Normalizer } from '../data/encoding.js';
 import type { StepRange } from '../data/range.js';
 import { regionSubgraph } from '../data/subgraph.js';
@@ -145,22 +146,25 @@ export function writeTargetFile(file: string, prep: TargetPrep, regions: number[
   writeJsonAtomic(file, targetFileJson(prep, regions));
 }
 
+/** How to recompute a run's target.json (it is written before evaluation, which then scores the regions again). */
+const RESCORE = "delete it and the run's eval folder and rerun `gpd transfer` with the same settings";
+
 export function readTargetFile(file: string): TargetContext {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DataError(`${file} not found: the run was evaluated by an older gpd that kept no target encoding; delete its eval folder and rerun \`gpd transfer\` with the same settings`);
+      throw new ArtefactError(file, `${file} not found: the run was evaluated by an older gpd that kept no target encoding`, "delete the run's eval folder and rerun `gpd transfer` with the same settings");
     }
-    throw new DataError(`${file} is not valid JSON (${(err as Error).message})`);
+    if (!(err instanceof SyntaxError)) rethrowStorage(err, file, 'read');
+    throw new ArtefactError(file, `${file} is not valid JSON (${err.message})`, RESCORE);
   }
   const parsed = TargetFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new DataError(
-      `${file} is not a target file of this gpd (written by another version?); delete it and the run's eval folder and rerun \`gpd transfer\` with the same settings:\n` +
-        formatIssues(parsed.error, raw, TargetFileSchema).map((l) => `  ${l}`).join('\n'),
-    );
+    // The fix before the list of fields (which may be long).
+    const issues = formatIssues(parsed.error, raw, TargetFileSchema).map((l) => `  ${l}`).join('\n');
+    throw new ArtefactError(file, `${file} is not a target file of this gpd (written by another version?)`, `${RESCORE}:\n${issues}`);
   }
   const j = parsed.data;
   const N = j.city.nodeIds.length;

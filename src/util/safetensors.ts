@@ -8,11 +8,19 @@
  *   [rest]     the byte buffer; offsets are relative to its start, values little-endian, row-major
  *
  * We use it for parameter banks and generator checkpoints because it is a plain, documented,
- * language-neutral container (PyTorch/numpy users can open our banks directly).
+ * language-neutral container (PyTorch/numpy users can open our banks directly). Our files carry the
+ * sha256 of the data buffer as metadata "sha256"; decoding verifies it when present, so a damaged or
+ * edited file is caught (files from other tools have none and are read as they are). Every decode
+ * error is an ArtefactError naming the file.
  */
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic.js';
+import { ArtefactError, quoteText, rethrowStorage } from './errors.js';
+import { sha256Hex } from './integrity.js';
+
+/** Metadata key of the data buffer's sha256 (hex), written by writeSafetensors and verified on every decode. */
+export const CHECKSUM_KEY = 'sha256';
 
 export type SafeDtype = 'F32' | 'F64' | 'I32' | 'U8' | 'I64';
 
@@ -37,17 +45,31 @@ if (endianness() !== 'LE') {
 
 const ARRAY_TYPES = { F32: Float32Array, F64: Float64Array, I32: Int32Array, U8: Uint8Array, I64: BigInt64Array } as const;
 
-function checkShape(shape: unknown, where: string): number {
-  if (!Array.isArray(shape)) throw new Error(`${where}: "shape" must be an array of non-negative integers`);
+function checkShape(shape: unknown, where: string, fail: (message: string) => Error = (m) => new Error(m)): number {
+  if (!Array.isArray(shape)) throw fail(`${where}: "shape" must be an array of non-negative integers`);
   let count = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new Error(`${where}: "shape" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      throw fail(`${where}: "shape" must be an array of non-negative integers, got ${quoteText(shape)}`);
     }
     count *= d;
   }
   return count;
 }
+
+/**
+ * The order of the tensors in the data buffer: wider dtypes first (stable within a width) so every
+ * tensor starts naturally aligned; the buffer may not contain holes, so alignment has to come from
+ * the order.
+ */
+function dataOrder(tensors: Record<string, SafeTensor>): string[] {
+  return Object.keys(tensors)
+    .map((name, i) => ({ name, i, width: BYTES_PER_ELEMENT[tensors[name]!.dtype] }))
+    .sort((a, b) => b.width - a.width || a.i - b.i)
+    .map((t) => t.name);
+}
+
+const bytesOf = (d: SafeTensor['data']) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
 /** Serialise tensors (+ optional string metadata) to safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): Uint8Array {
@@ -70,11 +92,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
       if (typeof v !== 'string') throw new Error(`safetensors: metadata "${k}" must be a string, got ${typeof v}`);
     }
   }
-  // Wider dtypes first (stable within a width) so every tensor starts naturally aligned in the buffer;
-  // the buffer itself may not contain holes, so alignment has to come from the order.
-  const ordered = names
-    .map((name, i) => ({ name, i, width: BYTES_PER_ELEMENT[tensors[name]!.dtype] }))
-    .sort((a, b) => b.width - a.width || a.i - b.i);
+  const ordered = dataOrder(tensors).map((name) => ({ name }));
 
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header['__metadata__'] = { ...metadata };
@@ -95,7 +113,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
   for (const { name } of ordered) {
     const t = tensors[name]!;
     const [begin] = (header[name] as { data_offsets: [number, number] }).data_offsets;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), base + begin);
+    out.set(bytesOf(t.data), base + begin);
   }
   return out;
 }
@@ -106,18 +124,19 @@ export function decodeSafetensors(
   sourceName = '<buffer>',
 ): { tensors: Record<string, SafeTensor>; metadata: Record<string, string> } {
   const src = `safetensors file ${sourceName}`;
-  if (bytes.length < 8) throw new Error(`${src}: only ${bytes.length} bytes, too short for the 8-byte header length`);
+  const bad = (message: string) => new ArtefactError(sourceName, message);
+  if (bytes.length < 8) throw bad(`${src}: only ${bytes.length} bytes, too short for the 8-byte header length`);
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) throw new Error(`${src}: header length ${n64} is implausibly large (corrupt file?)`);
+  if (n64 > BigInt(MAX_HEADER_BYTES)) throw bad(`${src}: header length ${n64} is implausibly large (corrupt file?)`);
   const n = Number(n64);
-  if (8 + n > bytes.length) throw new Error(`${src}: header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  if (8 + n > bytes.length) throw bad(`${src}: header length ${n} runs past the end of the file (${bytes.length} bytes)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (err) {
-    throw new Error(`${src}: header is not valid UTF-8 JSON (${(err as Error).message})`);
+    throw bad(`${src}: header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${src}: header must be a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad(`${src}: header must be a JSON object`);
   const bufferStart = 8 + n;
   const bufferLen = bytes.length - bufferStart;
 
@@ -126,33 +145,33 @@ export function decodeSafetensors(
   const spans: { name: string; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${src}: "__metadata__" must be an object of strings`);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(`${src}: "__metadata__" must be an object of strings`);
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${src}: metadata "${k}" must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string') throw bad(`${src}: metadata "${k}" must be a string, got ${quoteText(v)}`);
         metadata[k] = v;
       }
       continue;
     }
     const where = `${src}, tensor "${name}"`;
-    if (typeof raw !== 'object' || raw === null) throw new Error(`${where}: entry must be an object`);
+    if (typeof raw !== 'object' || raw === null) throw bad(`${where}: entry must be an object`);
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof info.dtype !== 'string') throw new Error(`${where}: missing "dtype"`);
+    if (typeof info.dtype !== 'string') throw bad(`${where}: missing "dtype"`);
     if (!(info.dtype in BYTES_PER_ELEMENT)) {
       const why = KNOWN_UNSUPPORTED.has(info.dtype) ? 'not supported by gpd' : 'unknown';
-      throw new Error(`${where}: dtype ${info.dtype} is ${why} (supported: F32, F64, I32, I64, U8)`);
+      throw bad(`${where}: dtype ${info.dtype} is ${why} (supported: F32, F64, I32, I64, U8)`);
     }
     const dtype = info.dtype as SafeDtype;
-    const count = checkShape(info.shape, where);
+    const count = checkShape(info.shape, where, bad);
     const offs = info.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
-      throw new Error(`${where}: "data_offsets" must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
+      throw bad(`${where}: "data_offsets" must be [begin, end] non-negative integers, got ${quoteText(offs)}`);
     }
     const [begin, end] = offs as [number, number];
-    if (end < begin) throw new Error(`${where}: data_offsets [${begin}, ${end}] end before begin`);
-    if (end > bufferLen) throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the data buffer (${bufferLen} bytes)`);
+    if (end < begin) throw bad(`${where}: data_offsets [${begin}, ${end}] end before begin`);
+    if (end > bufferLen) throw bad(`${where}: data_offsets [${begin}, ${end}] run past the data buffer (${bufferLen} bytes)`);
     const expected = count * BYTES_PER_ELEMENT[dtype];
     if (end - begin !== expected) {
-      throw new Error(`${where}: ${dtype} shape [${(info.shape as number[]).join(', ')}] needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      throw bad(`${where}: ${dtype} shape [${(info.shape as number[]).join(', ')}] needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     }
     spans.push({ name, begin, end });
     // Copy into a fresh buffer: the caller owns the data, and the copy is always aligned.
@@ -171,25 +190,40 @@ export function decodeSafetensors(
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const s of spans) {
-    if (s.begin < cursor) throw new Error(`${src}, tensor "${s.name}": data_offsets [${s.begin}, ${s.end}] overlap the previous tensor (ends at ${cursor})`);
-    if (s.begin > cursor) throw new Error(`${src}, tensor "${s.name}": hole in the data buffer between bytes ${cursor} and ${s.begin}`);
+    if (s.begin < cursor) throw bad(`${src}, tensor "${s.name}": data_offsets [${s.begin}, ${s.end}] overlap the previous tensor (ends at ${cursor})`);
+    if (s.begin > cursor) throw bad(`${src}, tensor "${s.name}": hole in the data buffer between bytes ${cursor} and ${s.begin}`);
     cursor = s.end;
   }
-  if (cursor !== bufferLen) throw new Error(`${src}: data buffer has ${bufferLen} bytes but tensors cover only ${cursor}`);
+  if (cursor !== bufferLen) throw bad(`${src}: data buffer has ${bufferLen} bytes but tensors cover only ${cursor}`);
+  const sum = metadata[CHECKSUM_KEY];
+  if (sum !== undefined && /^[0-9a-f]{64}$/.test(sum) && sha256Hex([bytes.subarray(bufferStart)]) !== sum) {
+    throw bad(`${src}: checksum mismatch (the tensor data were changed or damaged after writing)`);
+  }
   return { tensors, metadata };
 }
 
-/** Write a safetensors file atomically (readers never see a half-written file). */
+/**
+ * Write a safetensors file atomically (readers never see a half-written file), with the sha256 of
+ * its data buffer in the metadata (`sha256`), which every read verifies.
+ */
 export function writeSafetensors(path: string, tensors: Record<string, SafeTensor>, metadata?: Record<string, string>): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  const order = dataOrder(tensors);
+  const sum = sha256Hex(order.map((name) => bytesOf(tensors[name]!.data)));
+  writeFileAtomic(path, encodeSafetensors(tensors, { ...metadata, [CHECKSUM_KEY]: sum }));
 }
 
+/**
+ * Read and check a safetensors file (structure and, when present, its checksum). A missing or
+ * damaged file is an ArtefactError naming it; callers that know how the file is made re-wrap it
+ * with the fix (`err.withFix('delete it and rerun ...')`).
+ */
 export function readSafetensors(path: string): { tensors: Record<string, SafeTensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new Error(`cannot read safetensors file ${path}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ArtefactError(path, `${path} does not exist`);
+    rethrowStorage(err, path, 'read');
   }
   return decodeSafetensors(bytes, path);
 }

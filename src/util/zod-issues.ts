@@ -4,6 +4,7 @@
  * library options alike.
  */
 import type { z } from 'zod';
+import { quoteText } from './errors.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -33,18 +34,8 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return v;
 }
 
-/** At most 80 characters of a value, control characters escaped. */
-export function quoteValue(v: unknown): string {
-  let text: string;
-  try {
-    text = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
-  } catch {
-    text = String(v);
-  }
-  // eslint-disable-next-line no-control-regex
-  text = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
+/** At most 80 characters of a value, control characters escaped (util/errors.ts quoteText). */
+export const quoteValue = quoteText;
 
 function what(issue: Issue, field: z.ZodType | undefined): string {
   const isInt = (field as unknown as { isInt?: boolean } | undefined)?.isInt === true;
@@ -80,6 +71,8 @@ export function formatIssues(error: z.ZodError, input: unknown, schema?: z.ZodTy
     // Name each unknown key in full (bank.epoch), not just its section.
     if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${name([...path, k])}: unknown key`);
     const got = valueAt(input, path);
+    // YAML and JSON read 1e400 as Infinity: out of range, not "not a number".
+    if (typeof got === 'number' && !Number.isFinite(got)) return [`${name(path)} is out of range, got ${String(got)}`];
     const gotText = got === undefined ? (issue.code === 'invalid_type' ? ', but it is missing' : '') : `, got ${quoteValue(got)}`;
     return [`${path.length || prefix ? name(path) : '(root)'} ${what(issue, fieldAt(schema, path))}${gotText}`];
   });

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,6 +170,11 @@ test('inspect: distributions, parameter statistics and the beats-historical-aver
   const text = formatBankInspect(s);
   const last = text.trim().split('\n').pop()!;
   assert.equal(last, `beats-historical-average: ${share.toFixed(2)}`);
+  // The digest: sha256 over the vectors' bytes in region order; an identical rebuild has the same one.
+  const expected = createHash('sha256').update(Buffer.concat(reference.vectors.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)))).digest('hex');
+  assert.equal(s.digest, expected);
+  assert.equal(inspectBank(join(root, 'full-again')).digest, expected);
+  assert.equal(text.trim().split('\n').at(-2), `digest: ${expected}`);
   assert.match(last, /^beats-historical-average: \d\.\d\d$/);
   assert.equal(s.unvalidated, 0);
   assert.doesNotMatch(text, /no observed validation target/);

@@ -9,6 +9,10 @@ import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { buildBank, type BuildBankOptions } from '../../src/bank/build.js';
 import { runPool } from '../../src/bank/pool.js';
 import { loadBank } from '../../src/bank/store.js';
+import { BANK_REGION_JOB, type BankRegionPayload } from '../../src/bank/region-payload.js';
+import { sliceCityPrep, sliceRegion } from '../../src/bank/region-slice.js';
+import { prepareCity } from '../../src/train/dataset.js';
+import { trainConfigOf } from '../../src/train/config.js';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cities = generateSyntheticCities({ seed: 21, cities: 2, nodes: [5, 4], days: 4 });
@@ -44,16 +48,24 @@ test('two worker threads build the same bank, bit for bit, as the calling thread
   assert.deepEqual([...lanes].sort(), [0, 1], 'progress arrives on one lane per worker');
 });
 
-test('a failing region in a worker rejects with the worker, city and region named', async () => {
+test('a failing region in a worker rejects with the worker and the region named; the other lane stops', async () => {
+  const city = cities[0]!;
+  const prep = prepareCity(city, 0, 'none');
+  const config = trainConfigOf({ epochs: 50, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 50 });
+  const job = (r: number, data = sliceRegion(city, prep, r, sliceCityPrep)) => ({
+    kind: BANK_REGION_JOB,
+    label: `${city.id} region ${r}`,
+    payload: (): BankRegionPayload => ({ model: 'stgcn', config, seed: 1, init: 'random', data }),
+  });
+  // Region 1's data claim a validation part beyond the series: its windows cannot be built.
+  const broken = sliceRegion(city, prep, 1, sliceCityPrep);
+  broken.prep.split.val.end = city.T + 50;
+  const results: string[] = [];
   await assert.rejects(
-    runPool({
-      workers: 1,
-      groups: [{ cityIndex: 0, regions: [99] }],
-      init: { cities, model: 'stgcn', config: { epochs: 1, batchSize: 32, lr: 1e-3, weightDecay: 0, patience: 1 }, seed: 1, init: 'random', feature: 0, baseline: 'none' },
-      onResult: () => assert.fail('no result expected'),
-    }),
-    /bank worker 0 \(city #0, regions 99\): city synth-a: region 99 does not exist/,
+    runPool({ name: 'bank', workers: 2, entry: new URL('../../src/bank/worker.ts', import.meta.url), groups: [[job(0)], [job(1, broken)]], onResult: (j) => results.push(j.label) }),
+    /bank worker 1 \(synth-a region 1\): city synth-a: step range \[\d+, \d+\) is empty or outside the series/,
   );
+  assert.deepEqual(results, [], 'the long job on the other lane was stopped, not finished');
 });
 
 test('workers also start when the parent registered tsx through its API (not --import)', () => {

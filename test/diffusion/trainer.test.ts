@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, existsSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend } from '../../src/runtime/backend.js';
@@ -75,6 +75,39 @@ test('checkpoint + resume reaches bit-identical weights and the same loss curve 
     assert.ok(existsSync(join(dirA, 'checkpoint.safetensors')));
     [mA, mB1, mB2].forEach((m) => m.dispose());
   } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+test('a kill mid-write: a cut-off loss line is dropped on resume, a damaged checkpoint is trained again from the start', async () => {
+  const { set } = dataset(24, 1);
+  const opts = { steps: 8, batchSize: 8, lr: 3e-3, seed: 9, checkpointEvery: 4 };
+  const dirA = mkdtempSync(join(tmpdir(), 'gpd-train-a-'));
+  const dirB = mkdtempSync(join(tmpdir(), 'gpd-train-b-'));
+  const models: TransformerDenoiser[] = [];
+  const train = (dir: string, more: Partial<Parameters<typeof trainDenoiser>[3]> = {}) => {
+    const m = new TransformerDenoiser(layout, cfg, new Rng(3));
+    models.push(m);
+    return trainDenoiser(m, processFromConfig(proc, null), set, { ...opts, runDir: dir, ...more });
+  };
+  try {
+    const a = await train(dirA);
+    const curveA = readFileSync(join(dirA, 'loss.jsonl'), 'utf8');
+    const ctrl = new AbortController();
+    await train(dirB, { signal: ctrl.signal, onProgress: (p) => p.step === 5 && ctrl.abort() });
+    appendFileSync(join(dirB, 'loss.jsonl'), '{"step":6,"lo');
+    await train(dirB, { resume: true });
+    assert.equal(readFileSync(join(dirB, 'loss.jsonl'), 'utf8'), curveA);
+    // The checkpoint cut short: resuming starts over and, with the same seed, ends where run A did.
+    const ckpt = join(dirB, 'checkpoint.safetensors');
+    truncateSync(ckpt, 100);
+    const b = await train(dirB, { resume: true });
+    assert.equal(b.step, 8);
+    for (const n of models[0]!.names) assert.deepEqual(b.weights[n], a.weights[n], n);
+    assert.equal(readFileSync(join(dirB, 'loss.jsonl'), 'utf8'), curveA);
+  } finally {
+    models.forEach((m) => m.dispose());
     rmSync(dirA, { recursive: true, force: true });
     rmSync(dirB, { recursive: true, force: true });
   }

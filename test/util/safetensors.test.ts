@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { ArtefactError } from '../../src/util/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type SafeTensor } from '../../src/util/safetensors.js';
@@ -77,7 +79,10 @@ test('round trip of every dtype through a file, written atomically', () => {
     writeSafetensors(file, tensors, { format: 'gpd-bank', version: '1' });
     assert.deepEqual(readdirSync(join(dir, 'sub')), ['m.safetensors'], 'no temp files left behind');
     const back = readSafetensors(file);
-    assert.deepEqual(back.metadata, { format: 'gpd-bank', version: '1' });
+    // The metadata gain the sha256 of the data buffer (the bytes after the header).
+    const raw = readFileSync(file);
+    const dataStart = 8 + Number(raw.readBigUInt64LE(0));
+    assert.deepEqual(back.metadata, { format: 'gpd-bank', version: '1', sha256: createHash('sha256').update(raw.subarray(dataStart)).digest('hex') });
     assert.deepEqual(Object.keys(back.tensors).sort(), Object.keys(tensors).sort());
     for (const [name, t] of Object.entries(tensors)) {
       const b = back.tensors[name]!;
@@ -146,6 +151,28 @@ test('a garbage file on disk is rejected with its path', () => {
     const file = join(dir, 'junk.safetensors');
     writeFileSync(file, 'this is not a safetensors file at all');
     assert.throws(() => readSafetensors(file), /junk\.safetensors: header length \d+ is implausibly large/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the checksum catches a changed or damaged data buffer; files without one (other tools) still read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-st-'));
+  try {
+    const file = join(dir, 'v.safetensors');
+    writeSafetensors(file, { params: { dtype: 'F32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) } });
+    const bytes = readFileSync(file);
+    const dataStart = 8 + Number(bytes.readBigUInt64LE(0));
+    // A value replaced in place: the structure is intact, only the checksum can tell.
+    bytes.writeFloatLE(1e30, dataStart + 4);
+    writeFileSync(file, bytes);
+    assert.throws(() => readSafetensors(file), (e: Error) => e instanceof ArtefactError && e.message.includes(file) && /checksum mismatch/.test(e.message));
+    // Truncated: named, an ArtefactError too.
+    writeFileSync(file, bytes.subarray(0, dataStart + 6));
+    assert.throws(() => readSafetensors(file), (e: Error) => e instanceof ArtefactError && e.message.includes(file) && /run past the data buffer/.test(e.message));
+    // Encoded without a checksum, as other tools write: read as it is.
+    writeFileSync(file, encodeSafetensors({ params: { dtype: 'F32', shape: [1], data: Float32Array.from([5]) } }, { k: 'v' }));
+    assert.deepEqual(readSafetensors(file).metadata, { k: 'v' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { ProgressRenderer } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { UserError } from '../errors.js';
 import { addConfigFileOptions, addConfigFlags, configOverrides, type SectionFlags } from '../config-options.js';
+import { addClusterOptions, withJobEngine, type ClusterFlags } from '../cluster-options.js';
 
 /** Where `gpd bank build` writes when neither --bank nor bank.dir names a folder. */
 const DEFAULT_BANK_DIR = 'runs/bank';
@@ -31,7 +32,7 @@ export function registerBankCommands(program: Command): void {
     )
     .option('--city <ref...>', 'source cities: *.city.json manifests, folders with city.json, or synthetic[:<id>] (data.sources)')
     .option('--bank <dir>', `the bank folder (bank.dir; default ${DEFAULT_BANK_DIR})`);
-  addConfigFileOptions(addConfigFlags(build, ...FLAGS)).action(async (o: Record<string, unknown>) => {
+  addClusterOptions(addConfigFileOptions(addConfigFlags(build, ...FLAGS))).action(async (o: Record<string, unknown>) => {
     const overrides = [
       ...(o.city ? [`data.sources=${JSON.stringify(o.city)}`] : []),
       ...(o.bank ? [`bank.dir=${JSON.stringify(o.bank)}`] : []),
@@ -44,20 +45,24 @@ export function registerBankCommands(program: Command): void {
     }
     const cities = resolveSources(cfg);
     const renderer = new ProgressRenderer();
-    const res = await withInterrupt((signal) =>
-      buildBank({
-        ...cfg.bank,
-        cities,
-        dir: cfg.bank.dir ?? DEFAULT_BANK_DIR,
-        seed: cfg.bank.seed ?? cfg.seed,
-        feature: cfg.data.feature,
-        baseline: cfg.data.baseline,
-        signal,
-        onProgress: renderer.onProgress,
-        onWarning: (m) => renderer.log(`warning: ${m}`),
-      }),
+    const res = await withJobEngine(o as ClusterFlags, (m) => renderer.log(m), (engine) =>
+      withInterrupt((signal) =>
+        buildBank({
+          ...cfg.bank,
+          cities,
+          dir: cfg.bank.dir ?? DEFAULT_BANK_DIR,
+          seed: cfg.bank.seed ?? cfg.seed,
+          feature: cfg.data.feature,
+          baseline: cfg.data.baseline,
+          signal,
+          onProgress: renderer.onProgress,
+          onWarning: (m) => renderer.log(`warning: ${m}`),
+          ...(engine ? { engine } : {}),
+        }),
+      ),
     );
     renderer.done();
+    if (!res) return;
     console.log(`bank: ${res.dir} (${res.trained} regions trained, ${res.skipped} already done, ${(res.ms / 1000).toFixed(1)} s)`);
   });
   bank

@@ -6,7 +6,8 @@ import { inspectCity, formatInspect, type InspectReport } from '../../data/inspe
 import { loadDetectedCity, MANIFEST_FILE_NAME } from '../../data/load.js';
 import { formatDetection } from '../../data/detect.js';
 import { initCityFolder } from '../../data/init.js';
-import { num } from '../options.js';
+import { schemaArg } from '../config-options.js';
+import { CityManifestSchema } from '../../data/loaders/manifest.js';
 
 const isDetectedFolder = (ref: string) => existsSync(ref) && statSync(ref).isDirectory() && !existsSync(join(ref, MANIFEST_FILE_NAME));
 
@@ -19,7 +20,7 @@ export function registerDataCommands(program: Command): void {
         'degree stats and per-feature mean/std; a folder without city.json is detected and the files picked are named',
     )
     .argument('<city...>', 'a *.city.json manifest, a folder (with or without city.json), or synthetic[:<id>] for the embedded generator')
-    .option('--interval <minutes>', 'sampling interval of a detected folder whose files have no timestamps', num('interval'))
+    .option('--interval <minutes>', 'sampling interval of a detected folder whose files have no timestamps', schemaArg('interval', CityManifestSchema.shape.intervalMinutes))
     .option('--json', 'print the figures as JSON')
     .action((refs: string[], opts: { json?: boolean; interval?: number }) => {
       const reports: InspectReport[] = [];
@@ -48,7 +49,7 @@ export function registerDataCommands(program: Command): void {
         'prints what it inferred and what it could not',
     )
     .argument('<folder>', 'the folder holding the city\'s files')
-    .option('--interval <minutes>', 'sampling interval in minutes, for files without timestamps', num('interval'))
+    .option('--interval <minutes>', 'sampling interval in minutes, for files without timestamps', schemaArg('interval', CityManifestSchema.shape.intervalMinutes))
     .option('--id <id>', 'city id (default: from the folder name)')
     .option('--series <file>', 'the series file, when several qualify (an .npz member as file.npz:key)')
     .option('--graph <file>', 'the graph file, when several qualify (an .npz member as file.npz:key)')

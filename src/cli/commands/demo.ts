@@ -7,6 +7,7 @@ import { formatResultsTable } from '../../transfer/table.js';
 import { ProgressRenderer, formatDuration } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { addConfigFileOptions } from '../config-options.js';
+import { commandLine } from '../command-line.js';
 
 /**
  * The embedded demo: three synthetic source cities -> the held-out synthetic city `synth-d`.
@@ -32,7 +33,7 @@ export function registerDemoCommand(program: Command): void {
       const renderer = new ProgressRenderer();
       renderer.log(`gpd demo: synthetic sources ${config.data.sources.join(', ')} -> ${config.data.target}; run folder ${resolve(o.out)}`);
       const result = await withInterrupt((signal) =>
-        runTransfer({ config, runDir: o.out, command: ['gpd', 'demo', ...process.argv.slice(3)].join(' '), signal, onProgress: renderer.onProgress, log: (m) => renderer.log(m) }),
+        runTransfer({ config, runDir: o.out, command: commandLine(), signal, onProgress: renderer.onProgress, log: (m) => renderer.log(m) }),
       );
       renderer.done();
       console.log(formatResultsTable(result));

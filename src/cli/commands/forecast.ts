@@ -10,16 +10,17 @@ import { forecastCsv, forecastRegions, GPD_AUTO, loadRunModels } from '../../tra
 import { readingsFromCity } from '../../transfer/forecast-input.js';
 import { MODEL_METHODS } from '../../transfer/evaluate.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { UserError } from '../errors.js';
-import { num } from '../options.js';
+import { ConfigError, quoteText } from '../../util/errors.js';
+import { schemaArg } from '../config-options.js';
+import { CityManifestSchema } from '../../data/loaders/manifest.js';
 
 /** --until as a step index of the city: a step number, or an ISO time matched against its timestamps. */
 function untilStep(city: City, until: string): number {
   if (/^\d+$/.test(until)) return Number(until);
-  if (!city.timestamps) throw new UserError(`--until ${until}: ${city.id} has no timestamps; give a step number`);
+  if (!city.timestamps) throw new ConfigError(`--until ${quoteText(until)}: ${city.id} has no timestamps; give a step number`);
   const ms = parseTimestamp(until, 'iso', () => '--until');
   const t = city.timestamps.indexOf(ms);
-  if (t < 0) throw new UserError(`--until ${until}: no step of ${city.id} at that time (${new Date(city.timestamps[0]!).toISOString()} .. ${new Date(city.timestamps[city.T - 1]!).toISOString()}, every ${city.intervalMinutes} min)`);
+  if (t < 0) throw new ConfigError(`--until ${quoteText(until)}: no step of ${city.id} at that time (${new Date(city.timestamps[0]!).toISOString()} .. ${new Date(city.timestamps[city.T - 1]!).toISOString()}, every ${city.intervalMinutes} min)`);
   return t;
 }
 
@@ -35,7 +36,7 @@ export function registerForecastCommand(program: Command): void {
     .addOption(new Option('--method <name>', `model to forecast with (default gpd: fine-tuned GPD; ${GPD_AUTO}: per region the fine-tuned or zero-shot model, chosen on the few-shot validation part)`).choices([...MODEL_METHODS, GPD_AUTO]))
     .option('--until <time|step>', 'forecast from the readings up to this step (ISO time or step number; default the last)')
     .option('--regions <ids>', 'comma-separated region (node) ids to forecast (default every scored region)')
-    .option('--interval <minutes>', 'sampling interval of a folder whose files have no timestamps', num('interval'))
+    .option('--interval <minutes>', 'sampling interval of a folder whose files have no timestamps', schemaArg('interval', CityManifestSchema.shape.intervalMinutes))
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
     .option('-o, --out <file>', 'write the forecast to this file (atomically) instead of stdout')
     .action(async (o: { run: string; city: string; method?: string; until?: string; regions?: string; interval?: number; format: 'csv' | 'json'; out?: string }) => {

@@ -4,7 +4,8 @@ import { availableParallelism } from 'node:os';
 import { initBackend } from '../../runtime/backend.js';
 import { createEngine } from '../../serve/engine.js';
 import { buildServer, DEFAULT_BODY_LIMIT } from '../../serve/server.js';
-import { int } from '../options.js';
+import { z } from 'zod';
+import { schemaArg } from '../config-options.js';
 
 /**
  * One forecast thread per core: the server thread's own share (HTTP, JSON, validation) is small next to
@@ -22,9 +23,9 @@ export function registerServeCommand(program: Command): void {
     )
     .requiredOption('--run <dir>', 'a finished run folder of `gpd transfer` or `gpd demo`')
     .option('--host <address>', 'address to bind (loopback unless you mean to expose it)', '127.0.0.1')
-    .option('--port <n>', 'port (0 = any free port, printed in the log)', int('port'), 8080)
-    .option('--workers <n>', 'forecast worker threads, each with its own copy of the models (0 = forecast in the server thread)', int('workers'), DEFAULT_SERVE_WORKERS)
-    .option('--body-limit <bytes>', 'largest request body; larger requests get 413', int('body-limit'), DEFAULT_BODY_LIMIT)
+    .option('--port <n>', 'port (0 = any free port, printed in the log)', schemaArg('port', z.number().int().min(0).max(65535)), 8080)
+    .option('--workers <n>', 'forecast worker threads, each with its own copy of the models (0 = forecast in the server thread)', schemaArg('workers', z.number().int().min(0)), DEFAULT_SERVE_WORKERS)
+    .option('--body-limit <bytes>', 'largest request body; larger requests get 413', schemaArg('body-limit', z.number().int().positive()), DEFAULT_BODY_LIMIT)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: { run: string; host: string; port: number; workers: number; bodyLimit: number; logLevel: string }) => {
       if (o.workers === 0) await initBackend();

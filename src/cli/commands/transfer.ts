@@ -6,6 +6,8 @@ import { ProgressRenderer } from '../progress.js';
 import { addConfigFileOptions } from '../config-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { formatResultsTable } from '../../transfer/table.js';
+import { addClusterOptions, safeCommandLine, withJobEngine, type ClusterFlags } from '../cluster-options.js';
+import { commandLine } from '../command-line.js';
 
 export function registerTransferCommands(program: Command): void {
   const transfer = program
@@ -17,14 +19,24 @@ export function registerTransferCommands(program: Command): void {
     )
     .option('-o, --out <dir>', 'run folder', 'runs/transfer')
     .option('--no-report', 'skip writing report.html');
-  addConfigFileOptions(transfer, 'data.target=cities/la-loop.city.json').action(async (opts: { config?: string; set: string[]; out: string; report: boolean }) => {
+  addClusterOptions(addConfigFileOptions(transfer, 'data.target=cities/la-loop.city.json')).action(async (opts: { config?: string; set: string[]; out: string; report: boolean } & ClusterFlags) => {
       const config = loadConfig(opts.config, opts.set);
       const renderer = new ProgressRenderer();
-      const command = ['gpd', ...process.argv.slice(2)].join(' ');
-      const result = await withInterrupt((signal) =>
-        runTransfer({ config, runDir: opts.out, command, signal, onProgress: renderer.onProgress, log: (m) => renderer.log(m) }),
+      const result = await withJobEngine(opts, (m) => renderer.log(m), (engine, target) =>
+        withInterrupt((signal) =>
+          runTransfer({
+            config,
+            runDir: opts.out,
+            command: safeCommandLine(commandLine(), target),
+            signal,
+            onProgress: renderer.onProgress,
+            log: (m) => renderer.log(m),
+            ...(engine ? { engine } : {}),
+          }),
+        ),
       );
       renderer.done();
+      if (!result) return;
       console.log(formatResultsTable(result));
       if (opts.report) console.log(`report: ${await writeRunReport(result.runDir)}`);
     });

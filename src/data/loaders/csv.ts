@@ -5,6 +5,7 @@
  * cell error names the file, the 1-based line and column, and the node when known.
  */
 import { readFileSync } from 'node:fs';
+import { quoteText } from '../../util/errors.js';
 import { DataError } from '../city.js';
 import { type LocatedMatrix, type MissingSpec } from '../validate.js';
 
@@ -66,6 +67,8 @@ function cellProblem(cell: string): string {
   if (t === '') return 'is empty';
   if (/^[+-]?nan$/i.test(t)) return 'is NaN';
   if (/^[+-]?inf(inity)?$/i.test(t)) return 'is not finite';
+  // A number too large for a double (1e400) parses as Infinity: say so rather than "not a number".
+  if (!Number.isFinite(Number(t)) && !Number.isNaN(Number(t))) return 'is out of range (beyond ±1.8e308)';
   return 'is not a number';
 }
 
@@ -85,7 +88,7 @@ export function parseNumberCell(cell: string, missing: MissingSpec | null, where
   const gap = t === '' || /^[+-]?nan$/i.test(t);
   if (gap && missing?.nan) return NaN;
   const hint = gap && missing ? ' (declare "missing": "nan" in the manifest if these are gaps)' : '';
-  throw new DataError(`${where()}: "${cell}" ${cellProblem(cell)}${hint}`);
+  throw new DataError(`${where()}: ${quoteText(cell)} ${cellProblem(cell)}${hint}`);
 }
 
 export function raggedError(t: TextLines, k: number, got: number, want: number, wantFrom: string): DataError {
@@ -137,7 +140,7 @@ export function parseTimestamp(cell: string, format: TimestampFormat, where: () 
       }
     }
   }
-  if (!Number.isFinite(ms)) throw new DataError(`${where()}: "${cell}" is not ${format === 'iso' ? 'an ISO 8601' : `a ${format}`} timestamp`);
+  if (!Number.isFinite(ms)) throw new DataError(`${where()}: ${quoteText(cell)} is not ${format === 'iso' ? 'an ISO 8601' : `a ${format}`} timestamp`);
   return ms;
 }
 
@@ -198,12 +201,12 @@ export function readEdgeList(file: string, opts: EdgeListOptions, nodeIds: reado
       const cell = unquote(cells[c]!);
       if (byId) {
         const i = byId.get(cell);
-        if (i === undefined) throw new DataError(`${where}, column ${c + 1}: node id "${cell}" is not one of the series' nodes`);
+        if (i === undefined) throw new DataError(`${where}, column ${c + 1}: node id ${quoteText(cell)} is not one of the series' nodes`);
         return i;
       }
       const v = Number(cell);
       if (!/^\d+$/.test(cell) || v - opts.indexBase < 0) {
-        throw new DataError(`${where}, column ${c + 1}: "${cell}" is not a node index (>= ${opts.indexBase})`);
+        throw new DataError(`${where}, column ${c + 1}: ${quoteText(cell)} is not a node index (>= ${opts.indexBase})`);
       }
       return v - opts.indexBase;
     });
@@ -223,7 +226,7 @@ export function readNode2vecText(file: string): LocatedMatrix {
   const head = splitFields(t.lines[0]!, 'whitespace');
   const [n, d] = head.map(Number);
   if (head.length !== 2 || !Number.isInteger(n) || !Number.isInteger(d) || n! <= 0 || d! <= 0) {
-    throw new DataError(`${file}, line 1: expected "<nodes> <dims>", got "${t.lines[0]}"`);
+    throw new DataError(`${file}, line 1: expected "<nodes> <dims>", got ${quoteText(t.lines[0])}`);
   }
   const rows = n!;
   const cols = d!;
@@ -235,7 +238,7 @@ export function readNode2vecText(file: string): LocatedMatrix {
     const where = `${file}, line ${t.lineNo[k]}`;
     if (cells.length !== cols + 1) throw new DataError(`${where}: ${cells.length} fields, expected 1 + ${cols} (ragged row)`);
     const idx = Number(cells[0]);
-    if (!Number.isInteger(idx) || idx < 0 || idx >= rows) throw new DataError(`${where}, column 1: node index "${cells[0]}" is outside 0..${rows - 1}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= rows) throw new DataError(`${where}, column 1: node index ${quoteText(cells[0])} is outside 0..${rows - 1}`);
     if (lineOf[idx] !== -1) throw new DataError(`${where}, column 1: node index ${idx} repeats line ${lineOf[idx]}`);
     lineOf[idx] = t.lineNo[k]!;
     for (let c = 0; c < cols; c++) {
@@ -278,7 +281,7 @@ export function columnIndex(table: CsvTable, column: string | number, key: strin
   }
   if (!table.header) throw new DataError(`${table.file}: ${key} "${column}" is a name but the manifest says the file has no header`);
   const c = table.header.indexOf(column);
-  if (c < 0) throw new DataError(`${table.file}, line 1: no column named "${column}" (${key}); columns: ${table.header.join(',')}`);
+  if (c < 0) throw new DataError(`${table.file}, line 1: no column named "${column}" (${key}); columns: ${quoteText(table.header.join(','))}`);
   return c;
 }
 

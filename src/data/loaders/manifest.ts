@@ -261,3 +261,26 @@ export function readManifest(file: string): LoadedManifest {
   const dir = dirname(path);
   return { manifest, path, resolvePath: (p) => (isAbsolute(p) ? p : resolve(dir, p)) };
 }
+
+/**
+ * Every data file a manifest names, with its key path (`series.file`, `series.files[1]`,
+ * `attributes.embeddings.kg.file`), as written and resolved against the manifest's folder.
+ */
+export function manifestFiles(loaded: LoadedManifest): { key: string; written: string; path: string }[] {
+  const out: { key: string; written: string; path: string }[] = [];
+  const visit = (v: unknown, key: string) => {
+    if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${key}[${i}]`));
+    else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        const at = key ? `${key}.${k}` : k;
+        if ((k === 'file' && typeof x === 'string') || (k === 'files' && Array.isArray(x))) {
+          for (const [i, f] of (typeof x === 'string' ? [x] : (x as string[])).entries()) {
+            out.push({ key: typeof x === 'string' ? at : `${at}[${i}]`, written: f, path: loaded.resolvePath(f) });
+          }
+        } else visit(x, at);
+      }
+    }
+  };
+  visit({ series: loaded.manifest.series, adjacency: loaded.manifest.adjacency, attributes: loaded.manifest.attributes }, '');
+  return out;
+}

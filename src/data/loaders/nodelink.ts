@@ -3,6 +3,7 @@
  * links: [{ source, target, weight }] } (montevideo-bus). Series, edges and coordinates all come
  * from the same document; errors name the file and the node or link index.
  */
+import { quoteText } from '../../util/errors.js';
 import { DataError } from '../city.js';
 import { checkUniqueIds, isMissingValue, type MissingSpec } from '../validate.js';
 import { readTextFile, type Edge, type SeriesData } from './csv.js';
@@ -78,7 +79,7 @@ export function nodeLinkSeries(doc: NodeLinkDoc, idKey: string, seriesKey: strin
     for (let t = 0; t < T; t++) {
       const raw = ys[t];
       const v = raw === null ? NaN : typeof raw === 'number' ? raw : Number.NaN;
-      if (typeof raw !== 'number' && raw !== null) throw new DataError(`${where}: ${seriesKey}[${t}] = ${JSON.stringify(raw)} is not a number`);
+      if (typeof raw !== 'number' && raw !== null) throw new DataError(`${where}: ${seriesKey}[${t}] = ${quoteText(raw)} is not a number`);
       if (isMissingValue(v, missing)) {
         mask ??= new Uint8Array(T * N).fill(1);
         mask[t * N + n] = 0;
@@ -113,7 +114,7 @@ export function nodeLinkEdges(doc: NodeLinkDoc, nodeIds: readonly string[], keys
       const id = link[key];
       if (typeof id !== 'string' && typeof id !== 'number') throw new DataError(`${where}: no "${key}" node id`);
       const i = index.get(String(id));
-      if (i === undefined) throw new DataError(`${where}: ${key} ${JSON.stringify(id)} is not a node id of the file`);
+      if (i === undefined) throw new DataError(`${where}: ${key} ${quoteText(id)} is not a node id of the file`);
       return i;
     };
     const from = end(keys.source);
@@ -121,7 +122,7 @@ export function nodeLinkEdges(doc: NodeLinkDoc, nodeIds: readonly string[], keys
     let weight = 1;
     if (keys.weight) {
       const w = link[keys.weight];
-      if (typeof w !== 'number') throw new DataError(`${where}: "${keys.weight}" = ${JSON.stringify(w)} is not a number`);
+      if (typeof w !== 'number') throw new DataError(`${where}: "${keys.weight}" = ${quoteText(w)} is not a number`);
       weight = w;
     }
     edges.push({ from, to, weight, where });
@@ -141,7 +142,7 @@ export function nodeLinkCoords(doc: NodeLinkDoc, idKey: string, xKey: string, yK
     const node = doc.nodes[k]!;
     [xKey, yKey].forEach((key, c) => {
       const v = getPath(node, key);
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${doc.file}, nodes[${k}] (id ${id}): "${key}" = ${JSON.stringify(v)} is not a finite number`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${doc.file}, nodes[${k}] (id ${id}): "${key}" = ${quoteText(v)} is not a finite number`);
       out[n * 2 + c] = v;
     });
   });

@@ -2,6 +2,7 @@
  * Wide CSV series: one row per time step, one column per node (F = 1), with an optional timestamp
  * column, or day and slot columns numbering each row (a series covering part of each day).
  */
+import { quoteText } from '../../util/errors.js';
 import { DataError, type DailyWindow } from '../city.js';
 import { checkTimestamps, checkUniqueIds, isMissingValue, type MissingSpec } from '../validate.js';
 import { parseNumberCell, parseTimestamp, raggedError, readTextFile, splitFields, splitLines, unquote, type Delimiter, type SeriesData, type TimestampFormat } from './csv.js';
@@ -43,7 +44,7 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
     else {
       if (!header) throw new DataError(`${file}: ${key} "${spec}" given by name but the manifest says the file has no header`);
       c = header.indexOf(spec);
-      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${header.slice(0, 5).join(',')}`);
+      if (c < 0) throw new DataError(`${file}, line 1: no column named "${spec}" (${key}); header starts ${quoteText(header.slice(0, 5).join(','))}`);
     }
     if (c >= width) throw new DataError(`${file}: ${key} ${c} is beyond the ${width} columns`);
     return c;
@@ -83,7 +84,7 @@ export function readWideCsvSeries(file: string, opts: WideCsvOptions): SeriesDat
       const at = `${file}, line ${t.lineNo[k]}`;
       const day = Number(unquote(cells[dayCol]!));
       const slot = Number(unquote(cells[slotCol]!));
-      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day "${cells[dayCol]}" and slot "${cells[slotCol]}" must be integers`);
+      if (!Number.isInteger(day) || !Number.isInteger(slot)) throw new DataError(`${at}: day ${quoteText(cells[dayCol])} and slot ${quoteText(cells[slotCol])} must be integers`);
       // Each row is the slot after the previous one: a missing or repeated row would shift every later reading's clock.
       const steps = slotsPerDay ?? Infinity;
       const want = r === 0 ? { day, slot: 0 } : prevSlot + 1 < steps ? { day: days[r - 1]!, slot: prevSlot + 1 } : { day: days[r - 1]! + 1, slot: 0 };
