@@ -96,6 +96,15 @@ async function main(o: ExperimentOptions): Promise<void> {
   const ctx: PlanContext = { outDir, set: o.set, argv: o.argv };
   const runPhase = async (jobs: RunJob[]) => {
     const todo = jobs.filter((j) => fits(j.setting.target, j.k));
+    if (o.banksOnly) {
+      const seen = new Set<string>();
+      for (const p of todo.filter((j) => !have(j)).map((j) => planRun(j, ctx))) {
+        if (seen.has(p.bankDir)) continue;
+        seen.add(p.bankDir);
+        await buildBankOf(p);
+      }
+      return;
+    }
     if (o.parallel <= 1) {
       for (const j of todo) if (!have(j)) add(await runPlan(planRun(j, ctx)));
       return;
@@ -126,6 +135,10 @@ async function main(o: ExperimentOptions): Promise<void> {
   }
   await runPhase(all.filter((x) => x.sourceSet === 'all').flatMap(mainJobs));
   records = mergeRecords(recordFile, records);
+  if (o.banksOnly) {
+    console.log(`banks: ${join(outDir, 'banks')}`);
+    return;
+  }
 
   const targets = [...new Set([...records.map((r) => r.target), ...all.map((s) => s.target)])];
   const tables = folderTables({

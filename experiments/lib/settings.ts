@@ -82,6 +82,7 @@ export const USAGE = `npm run experiments -- [options]
   --gwn-seeds 1           seeds of the Graph WaveNet runs (default: the first of --seeds)
   --parallel N            run N transfer runs at once in child processes (default 1; banks are built first,
                           one at a time)
+  --banks-only            build (or finish) every bank the planned runs need, one at a time, and stop
   --aggregate             only rebuild the tables from <out>/runs.json
   --no-summary            never write results/results.json (e.g. a one-seed run beside the 3-seed summary)
   --set key=value         extra configuration override for every run (repeatable)`;
@@ -104,6 +105,7 @@ const OPTIONS = {
   'gwn-targets': { type: 'string' },
   'gwn-seeds': { type: 'string' },
   parallel: { type: 'string', default: '1' },
+  'banks-only': { type: 'boolean', default: false },
   aggregate: { type: 'boolean', default: false },
   'no-summary': { type: 'boolean', default: false },
   set: { type: 'string', multiple: true, default: [] as string[] },
@@ -129,6 +131,8 @@ export interface ExperimentOptions {
   gwnTargets: string[];
   gwnSeeds: number[];
   parallel: number;
+  /** Build the planned runs' banks and stop (e.g. ahead of a decision that affects only the runs). */
+  banksOnly: boolean;
   aggregate: boolean;
   summary: boolean;
   set: string[];
@@ -184,6 +188,7 @@ export function parseOptions(argv: string[], today = new Date().toISOString().sl
     gwnTargets: knownCities('gwn-targets', values['gwn-targets']) ?? [],
     gwnSeeds: values['gwn-seeds'] ? numbers('gwn-seeds', values['gwn-seeds']) : [seeds[0]!],
     parallel,
+    banksOnly: values['banks-only']!,
     aggregate: values.aggregate!,
     summary: !values['no-summary'],
     set: values.set!,

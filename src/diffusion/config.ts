@@ -43,6 +43,12 @@ export const DiffusionConfig = z
      */
     functionalWeight: z.number().nonnegative().default(0).describe("weight of the forecasting loss of the implied clean vectors on their regions' own windows (0 = plain diffusion)"),
     functionalWindows: positiveInt.default(16).describe('windows per region and step of the functional objective'),
+    /**
+     * `neighbours`: the denoiser learns the vector minus the mean of the k bank vectors with the
+     * nearest prompts, and generation adds that mean back (diffusion/prior.ts); `none`: the vector itself.
+     */
+    prior: z.enum(['none', 'neighbours']).default('none').describe('none: generate the vector; neighbours: generate its difference from the mean vector of the nearest prompts'),
+    priorNeighbours: positiveInt.default(5).describe('prompts averaged by the neighbour prior'),
   })
   .strict();
 

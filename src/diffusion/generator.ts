@@ -24,6 +24,7 @@ import { FlowMatching } from './flow.js';
 import { cosineSchedule, linearSchedule, type ScheduleKind } from './schedule.js';
 import { denormalize, type Normalizer } from './tokenize.js';
 import type { ClipRange, Objective, Sampler } from './types.js';
+import { fullPrompt, NeighbourPrior } from './prior.js';
 
 /**
  * The generative processes by their config names. 'ddpm' is ProcessConfig's kind 'gaussian', which
@@ -77,6 +78,8 @@ export interface GeneratorConfig {
   clip: boolean;
   /** Free-form provenance (training steps, seeds, bank path...). */
   info?: Record<string, unknown>;
+  /** The neighbour prior the denoiser's residuals are added to (diffusion/prior.ts); absent = none. */
+  prior?: { kind: 'neighbours'; k: number };
 }
 
 export interface GenerateOptions {
@@ -119,6 +122,8 @@ export class Generator {
     readonly model: TransformerDenoiser,
     readonly normalizer: Normalizer,
     clip: { min: Float32Array; max: Float32Array },
+    /** With config.prior: the rows it averages (normalised vectors and their prompts). */
+    readonly prior?: NeighbourPrior,
   ) {
     this.layout = model.layout;
     this.clipRange = clip;
@@ -154,7 +159,15 @@ export class Generator {
       x.dispose();
       sp?.dispose();
       tp?.dispose();
-      for (let k = 0; k < B; k++) out.push(denormalize(this.normalizer, data.subarray(k * P, (k + 1) * P)));
+      for (let k = 0; k < B; k++) {
+        const z = data.subarray(k * P, (k + 1) * P);
+        if (this.prior) {
+          const r = chunk[k]!.prompt;
+          const base = this.prior.predict(fullPrompt(c.prompts.spatial.dim > 0 ? prompts.spatial?.[r] : undefined, c.prompts.temporal.dim > 0 ? prompts.temporal?.[r] : undefined));
+          for (let p = 0; p < P; p++) z[p] = z[p]! + base[p]!;
+        }
+        out.push(denormalize(this.normalizer, z));
+      }
     }
     return out;
   }
@@ -203,7 +216,7 @@ const WEIGHTS_FILE = 'weights.safetensors';
 export function makeGeneratorConfig(
   model: TransformerDenoiser,
   process: ProcessConfig,
-  opts: { guidance?: number; clip?: boolean; promptNames?: { spatial?: string[]; temporal?: string[] }; info?: Record<string, unknown> } = {},
+  opts: { guidance?: number; clip?: boolean; promptNames?: { spatial?: string[]; temporal?: string[] }; info?: Record<string, unknown>; prior?: GeneratorConfig['prior'] } = {},
 ): GeneratorConfig {
   const layout = model.layout;
   return {
@@ -218,6 +231,7 @@ export function makeGeneratorConfig(
     },
     guidance: opts.guidance ?? 1,
     clip: opts.clip ?? true,
+    ...(opts.prior ? { prior: opts.prior } : {}),
     ...(opts.info ? { info: opts.info } : {}),
   };
 }
@@ -237,6 +251,17 @@ export function saveGenerator(dir: string, gen: Generator, weights?: Record<stri
   tensors['norm/std'] = { dtype: 'F32', shape: [P], data: gen.normalizer.std };
   tensors['clip/min'] = { dtype: 'F32', shape: [P], data: gen.clipRange.min };
   tensors['clip/max'] = { dtype: 'F32', shape: [P], data: gen.clipRange.max };
+  if (gen.prior) {
+    const n = gen.prior.vectors.length;
+    const d = gen.prior.prompts[0]!.length;
+    const flat = (rows: Float32Array[], dim: number) => {
+      const out = new Float32Array(rows.length * dim);
+      rows.forEach((r, i) => out.set(r, i * dim));
+      return out;
+    };
+    tensors['prior/vectors'] = { dtype: 'F32', shape: [n, P], data: flat(gen.prior.vectors, P) };
+    tensors['prior/prompts'] = { dtype: 'F32', shape: [n, d], data: flat(gen.prior.prompts, d) };
+  }
   writeSafetensors(join(dir, WEIGHTS_FILE), tensors, { format: 'gpd-generator', layoutHash: gen.config.layout.hash });
   writeJsonAtomic(join(dir, CONFIG_FILE), gen.config);
 }
@@ -295,5 +320,16 @@ export function loadGenerator(dir: string): Generator {
     }
     return t.data as Float32Array;
   };
-  return new Generator(config, model, { mean: vec('norm/mean'), std: vec('norm/std') }, { min: vec('clip/min'), max: vec('clip/max') });
+  let prior: NeighbourPrior | undefined;
+  if (config.prior) {
+    const v = tensors['prior/vectors'];
+    const p = tensors['prior/prompts'];
+    if (!v || !p || v.shape[1] !== layout.size || v.shape[0] !== p.shape[0]) {
+      model.dispose();
+      throw new ArtefactError(weightsPath, `${weightsPath}: the neighbour prior's "prior/vectors" and "prior/prompts" are missing or do not match`, retrain(dir));
+    }
+    const rows = (t: SafeTensor) => Array.from({ length: t.shape[0]! }, (_, i) => (t.data as Float32Array).subarray(i * t.shape[1]!, (i + 1) * t.shape[1]!));
+    prior = new NeighbourPrior(rows(v), rows(p), config.prior.k);
+  }
+  return new Generator(config, model, { mean: vec('norm/mean'), std: vec('norm/std') }, { min: vec('clip/min'), max: vec('clip/max') }, prior);
 }

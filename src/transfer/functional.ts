@@ -56,13 +56,27 @@ export function functionalSample(datasets: RegionDataset[], max: number): Functi
  * units) on `windows` windows of its region drawn per step, times `weight`. `samples[row]` belongs to
  * training row `row`; `norm` maps the generator's normalised vectors back to parameters.
  */
-export function functionalLoss(model: Forecaster, samples: FunctionalSample[], norm: Normalizer, weight: number, windows: number): { loss: BatchLoss; dispose: () => void } {
+export function functionalLoss(
+  model: Forecaster,
+  samples: FunctionalSample[],
+  norm: Normalizer,
+  weight: number,
+  windows: number,
+  /** Per training row, what the generator adds to its output before denormalising (the neighbour prior). */
+  offsets?: Float32Array[],
+): { loss: BatchLoss; dispose: () => void } {
   const P = norm.mean.length;
   const mean = tf.keep(tf.tensor2d(norm.mean, [1, P]));
   const std = tf.keep(tf.tensor2d(norm.std, [1, P]));
   const adjs = samples.map((s) => tf.keep(tf.tensor2d(s.adjacency, [s.n, s.n])));
   const loss: BatchLoss = (x0hat: tfTypes.Tensor2D, rows: number[], rng: Rng) => {
-    const params = tf.add(tf.mul(x0hat, std), mean) as tfTypes.Tensor2D;
+    let z: tfTypes.Tensor2D = x0hat;
+    if (offsets) {
+      const buf = new Float32Array(rows.length * P);
+      rows.forEach((row, b) => buf.set(offsets[row]!, b * P));
+      z = tf.add(x0hat, tf.tensor2d(buf, [rows.length, P])) as tfTypes.Tensor2D;
+    }
+    const params = tf.add(tf.mul(z, std), mean) as tfTypes.Tensor2D;
     const terms: tfTypes.Scalar[] = [];
     rows.forEach((row, b) => {
       const s = samples[row]!;

@@ -10,6 +10,7 @@ import { ParamLayout } from '../models/layout.js';
 import { TransformerDenoiser, type TransformerConfig } from '../diffusion/denoisers/transformer.js';
 import { fitNormalizer, normalize, clipRangeFromBank } from '../diffusion/tokenize.js';
 import { readLossLog, trainDenoiser, type LossRecord, type TrainingSet, type TrainResult } from '../diffusion/trainer.js';
+import { fullPrompt, NeighbourPrior } from '../diffusion/prior.js';
 import { Generator, makeGeneratorConfig, saveGenerator, loadGenerator, processFromConfig, type ProcessConfig } from '../diffusion/generator.js';
 import { Rng } from '../util/prng.js';
 import { Cancelled, type ProgressFn } from '../util/progress.js';
@@ -106,9 +107,22 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
   if (usePrompts.spatialDim + usePrompts.temporalDim === 0) throw new ConfigError('the generator needs at least one prompt kind (prompts.spatial or prompts.temporal)');
   const trainIdx = perm.slice(nVal);
   const norm = fitNormalizer(trainIdx.map((i) => o.vectors[i]!));
-  const clip = clipRangeFromBank(norm, trainIdx.map((i) => o.vectors[i]!));
+  // With the neighbour prior the denoiser learns each vector minus the mean of its nearest prompts'
+  // vectors (a training row's own left out, so its residual is honest); diffusion/prior.ts.
+  const full = (i: number) => fullPrompt(usePrompts.spatial?.[i], usePrompts.temporal?.[i]);
+  const prior = d.prior === 'neighbours' ? new NeighbourPrior(trainIdx.map((i) => normalize(norm, o.vectors[i]!)), trainIdx.map(full), d.priorNeighbours) : undefined;
+  const position = new Map(trainIdx.map((i, k) => [i, k]));
+  const offset = (i: number) => prior!.predict(full(i), position.get(i) ?? -1);
+  const target = (i: number) => {
+    const z = normalize(norm, o.vectors[i]!);
+    if (!prior) return z;
+    const base = offset(i);
+    return z.map((v, p) => v - base[p]!);
+  };
+  const unit = { mean: new Float32Array(norm.mean.length), std: new Float32Array(norm.mean.length).fill(1) };
+  const clip = prior ? clipRangeFromBank(unit, trainIdx.map(target)) : clipRangeFromBank(norm, trainIdx.map((i) => o.vectors[i]!));
   const rows = (idx: number[]): TrainingSet => ({
-    x0: idx.map((i) => normalize(norm, o.vectors[i]!)),
+    x0: idx.map(target),
     ...(usePrompts.spatial ? { spatial: idx.map((i) => usePrompts.spatial![i]!) } : {}),
     ...(usePrompts.temporal ? { temporal: idx.map((i) => usePrompts.temporal![i]!) } : {}),
   });
@@ -125,7 +139,8 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
   };
   const model = new TransformerDenoiser(o.layout, tcfg, new Rng(o.seed).fork('denoiser-init'));
   if (d.functionalWeight > 0 && !o.functional) throw new Error('diffusion.functionalWeight > 0 needs the bank regions\' windows (functional samples)');
-  const functional = d.functionalWeight > 0 ? functionalLoss(o.functional!.model, trainIdx.map((i) => o.functional!.samples[i]!), norm, d.functionalWeight, d.functionalWindows) : null;
+  const functional =
+    d.functionalWeight > 0 ? functionalLoss(o.functional!.model, trainIdx.map((i) => o.functional!.samples[i]!), norm, d.functionalWeight, d.functionalWindows, prior ? trainIdx.map(offset) : undefined) : null;
   const processCfg = processConfigOf(d);
   const process = processFromConfig(processCfg, { min: clip.min, max: clip.max });
   let result: TrainResult;
@@ -157,9 +172,10 @@ export async function trainGenerator(o: TrainGeneratorOptions): Promise<TrainedG
   const gconfig = makeGeneratorConfig(model, processCfg, {
     guidance: 1,
     clip: true,
+    ...(prior ? { prior: { kind: 'neighbours' as const, k: d.priorNeighbours } } : {}),
     info: { ...o.info, steps: result.step, bestStep: result.bestStep, bestValue: result.bestValue, heldOutRegions: heldOut.length, trainRegions: trainIdx.length },
   });
-  const generator = new Generator(gconfig, model, norm, clip);
+  const generator = new Generator(gconfig, model, norm, clip, prior);
   if (o.promptSpec) savePromptSpec(join(o.dir, PROMPT_SPEC_FILE), o.promptSpec);
   saveGenerator(o.dir, generator);
   return { generator, result, heldOut };
