@@ -15,7 +15,7 @@ import type { ModelName } from '../models/registry.js';
 import { localJobEngine } from '../bank/job-engine.js';
 import { JobsFailed, type JobEngine, type RegionJob } from '../bank/jobs.js';
 import { sliceRegion } from '../bank/region-slice.js';
-import { METHODS, isModelMethod, type Method, type MethodInits } from './methods.js';
+import { METHODS, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
 import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
 import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
 
@@ -69,6 +69,8 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   // configuration is checked against config.json (pipeline.ts), and every method draws from its
   // own labelled random stream, so a method computed alone equals the same method computed with
   // all others (test/transfer/evaluate.test.ts).
+  // gpd_auto is chosen from the two GPD rows (methods.ts DERIVED_METHODS): they run whenever it is asked for.
+  const computed = [...new Set(methods.flatMap((m): Method[] => (m === 'gpd_auto' ? ['gpd_zero_shot', 'gpd'] : [m])))];
   const saved = new Map<number, EvalRegionFile>();
   const regionOf = new Map<RegionJob<TransferRegionPayload>, number>();
   const jobs: RegionJob<TransferRegionPayload>[] = [];
@@ -79,7 +81,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     // A damaged file is a cache: scored again. One of another evaluation version is refused by name.
     const kept = readEvalCache(file, (err) => o.onWarning?.(`${err.problem}: scoring that region again`));
     saved.set(region, kept);
-    const missing = methods.filter((m) => !kept.preds[m] || (isModelMethod(m) && (!kept.params[m] || !kept.validation[m])));
+    const missing = computed.filter((m) => !kept.preds[m] || (isModelMethod(m) && (!kept.params[m] || !kept.validation[m])));
     if (missing.length === 0) continue;
     const job: RegionJob<TransferRegionPayload> = {
       kind: TRANSFER_REGION_JOB,
@@ -129,7 +131,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     const test = targetRegion(o.prep, region).test;
     const preds: Partial<Record<Method, Float32Array>> = {};
     for (const m of methods) {
-      const p = kept.preds[m]!;
+      const p = m === 'gpd_auto' ? kept.preds[gpdAutoChoice(kept.validation)]! : kept.preds[m]!;
       if (p.length !== test.count * 6) throw new ArtefactError(file, `${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (from another evaluation?)`, `delete ${dirname(file)} to score the run again`);
       scores.add(m, region, p, test);
       preds[m] = p;

@@ -15,6 +15,7 @@ import type { Forecaster } from '../models/types.js';
 import { predictWindows } from '../train/predict.js';
 import { readEvalRegion, type ValidationScore } from './eval-file.js';
 import { MODEL_METHODS, type ModelMethod } from './evaluate.js';
+import { gpdAutoChoice } from './methods.js';
 import { ForecastInputError, stepName, stepTime, type RecentReadings } from './forecast-input.js';
 import { RunFolder } from './run-folder.js';
 import type { GpdConfig } from '../config/schema.js';
@@ -98,10 +99,7 @@ export function resolveForecastMethod(models: RunModels, requested?: string): Fo
 
 /** gpd-auto's choice for one region: zero-shot only when its validation MAE is strictly lower. */
 export function autoChoice(models: RunModels, region: number): ModelMethod {
-  const v = models.validation(region);
-  const zero = v.gpd_zero_shot?.mae ?? NaN;
-  const tuned = v.gpd?.mae ?? NaN;
-  return Number.isFinite(zero) && (!Number.isFinite(tuned) || zero < tuned) ? 'gpd_zero_shot' : 'gpd';
+  return gpdAutoChoice(models.validation(region));
 }
 
 export interface StepForecast {

@@ -29,6 +29,7 @@ export const METHODS = [
   'nearest_prompt',
   'gpd_zero_shot',
   'gpd',
+  'gpd_auto',
   'random_init',
   'bank_mean_zero_shot',
   'source_transfer_zero_shot',
@@ -40,8 +41,26 @@ export type Method = (typeof METHODS)[number];
 
 /** Methods that forecast without a network: they have no model to store, forecast with or export. */
 export const BASELINE_METHODS = ['ha', 'last', 'seasonal_baseline'] as const satisfies readonly Method[];
+/**
+ * Methods derived from others without any computation of their own: gpd_auto is, per region, GPD
+ * zero-shot when its few-shot validation MAE is strictly lower than fine-tuned GPD's, else fine-tuned
+ * GPD (chosen on the few-shot days only; the test period never chooses).
+ */
+export const DERIVED_METHODS = ['gpd_auto'] as const satisfies readonly Method[];
+export type DerivedMethod = (typeof DERIVED_METHODS)[number];
+
+/** gpd_auto's choice in one region from the few-shot validation MAEs: zero-shot only when it is strictly lower. */
+export function gpdAutoChoice(validation: Partial<Record<'gpd' | 'gpd_zero_shot', { mae: number }>>): 'gpd' | 'gpd_zero_shot' {
+  const zero = validation.gpd_zero_shot?.mae ?? NaN;
+  const tuned = validation.gpd?.mae ?? NaN;
+  return Number.isFinite(zero) && (!Number.isFinite(tuned) || zero < tuned) ? 'gpd_zero_shot' : 'gpd';
+}
+
 /** Methods whose forecasts come from a parameter vector: evaluation stores each region's vector and validation score. */
-export const MODEL_METHODS = METHODS.filter((m) => !(BASELINE_METHODS as readonly Method[]).includes(m)) as Exclude<Method, (typeof BASELINE_METHODS)[number]>[];
+export const MODEL_METHODS = METHODS.filter((m) => !(BASELINE_METHODS as readonly Method[]).includes(m) && !(DERIVED_METHODS as readonly Method[]).includes(m)) as Exclude<
+  Method,
+  (typeof BASELINE_METHODS)[number] | (typeof DERIVED_METHODS)[number]
+>[];
 export type ModelMethod = (typeof MODEL_METHODS)[number];
 
 export function isModelMethod(m: string): m is ModelMethod {
@@ -58,6 +77,7 @@ export const METHOD_LABELS: Record<Method, string> = {
   nearest_prompt: 'Nearest prompt (fine-tuned)',
   gpd_zero_shot: 'GPD zero-shot (generated, no training)',
   gpd: 'GPD (generated, fine-tuned)',
+  gpd_auto: 'GPD auto (zero-shot or fine-tuned per region, chosen on the few-shot validation days)',
   random_init: 'Random init (no training)',
   bank_mean_zero_shot: 'Bank mean (no training)',
   source_transfer_zero_shot: 'Source transfer (shared model, no training)',

@@ -19,7 +19,7 @@ import type { City } from '../data/city.js';
 import type { JobHooks } from '../bank/jobs.js';
 import { forecasterFor } from '../bank/region-payload.js';
 import { sliceHistoricalAverage, sliceNormalizer, type RegionData } from '../bank/region-slice.js';
-import { isModelMethod, type Method, type ModelMethod } from './methods.js';
+import { isModelMethod, type DerivedMethod, type Method, type ModelMethod } from './methods.js';
 import type { ValidationScore } from './eval-file.js';
 
 export const TRANSFER_REGION_JOB = 'transfer-region';
@@ -83,7 +83,7 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
   const randomInit = model.layout.init(rng.fork('random-init'));
   const { inits } = p;
   // The forecasts of the methods without a network.
-  const baselines: Record<Exclude<Method, ModelMethod>, () => Float32Array> = {
+  const baselines: Record<Exclude<Method, ModelMethod | DerivedMethod>, () => Float32Array> = {
     ha: () => ha,
     last: () => lastValuePredict(city, node, prep.feature, test, ha),
     // A network that outputs zero: the baseline forecast every model corrects.
@@ -116,6 +116,8 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
       // The few-shot validation score, what a per-region choice between methods may look at (gpd-auto).
       const v = pooledMetrics(model, params, [dataset], 'val');
       out.validation[m] = { mae: v.mae, rmse: v.rmse };
+    } else if (m === 'gpd_auto') {
+      throw new Error('gpd_auto is derived by the coordinator from the two GPD rows; a region job does not compute it');
     } else {
       out.preds[m] = baselines[m]();
     }

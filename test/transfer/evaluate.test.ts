@@ -144,3 +144,22 @@ test('each model-based method\'s model and validation score are stored: the mode
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('gpd_auto takes, per region, the GPD row with the lower few-shot validation MAE (zero-shot only when strictly lower)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-auto-'));
+  try {
+    const r = await evaluateTarget(options(dir, ['gpd_zero_shot', 'gpd', 'gpd_auto']));
+    const chosen: string[] = [];
+    for (const p of r.predictions) {
+      const kept = readEvalRegion(join(dir, `region-${String(p.region).padStart(5, '0')}.safetensors`));
+      const pick = kept.validation.gpd_zero_shot!.mae < kept.validation.gpd!.mae ? 'gpd_zero_shot' : 'gpd';
+      chosen.push(pick);
+      assert.deepEqual(p.preds.gpd_auto, p.preds[pick]);
+      assert.equal(kept.preds['gpd_auto'], undefined, 'derived, not stored');
+    }
+    // The oversized init loses to its fine-tuned version on validation here: fine-tuned GPD in both regions.
+    assert.deepEqual(chosen, ['gpd', 'gpd']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
