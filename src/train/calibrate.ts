@@ -15,9 +15,8 @@
  * It is applied to every fine-tuned method alike, target-only included. prescaleToTraining is the same
  * scaling before fine-tuning, on the training windows (finetune.prescale).
  */
-import { tf } from '../runtime/backend.js';
 import type { Forecaster } from '../models/types.js';
-import { predictCentreNormalized } from './predict.js';
+import { predictPartNormalized } from './predict.js';
 import type { RegionDataset } from './dataset.js';
 
 export interface ShrinkResult {
@@ -43,15 +42,7 @@ export function leastSquaresScale(z: ArrayLike<number>, y: ArrayLike<number>, ma
 function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): ShrinkResult {
   const w = dataset[part];
   if (w.count === 0) return { params, scale: 1 };
-  const p = tf.tensor1d(params);
-  const adj = tf.tensor2d(dataset.adjacency, [dataset.n, dataset.n]);
-  let z: Float32Array;
-  try {
-    z = predictCentreNormalized(model, p, w, adj);
-  } finally {
-    p.dispose();
-    adj.dispose();
-  }
+  const z = predictPartNormalized(model, params, dataset, part);
   const scale = leastSquaresScale(z, w.y, w.yMask);
   if (scale === 1) return { params, scale };
   const out = params.slice();

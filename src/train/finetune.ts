@@ -13,14 +13,13 @@
  * init. The guard compares the two per validation window and keeps the init unless the fitted
  * parameters' mean loss is lower by more than `guard` standard errors of the paired difference.
  */
-import { tf } from '../runtime/backend.js';
 import type { Forecaster } from '../models/types.js';
 import type { Rng } from '../util/prng.js';
 import { OUT_STEPS } from '../data/task.js';
 import { trainConfigOf, type FinetuneConfig } from './config.js';
 import type { RegionDataset } from './dataset.js';
 import { fitForecaster, type FitHooks, type FitResult } from './fit.js';
-import { predictCentreNormalized } from './predict.js';
+import { predictPartNormalized } from './predict.js';
 import { prescaleToTraining, shrinkToBaseline } from './calibrate.js';
 
 export interface FinetuneResult {
@@ -33,15 +32,7 @@ export interface FinetuneResult {
 /** Per validation window: the mean squared error over its observed targets (NaN without any), in the loss space. */
 export function windowLosses(model: Forecaster, params: Float32Array, d: RegionDataset, lossSpace: 'original' | 'normalized'): Float64Array {
   const w = d.val;
-  const p = tf.tensor1d(params);
-  const adj = tf.tensor2d(d.adjacency, [d.n, d.n]);
-  let z: Float32Array;
-  try {
-    z = predictCentreNormalized(model, p, w, adj);
-  } finally {
-    p.dispose();
-    adj.dispose();
-  }
+  const z = predictPartNormalized(model, params, d, 'val');
   const scale = lossSpace === 'original' ? d.norm.std * d.norm.std : 1;
   const out = new Float64Array(w.count);
   for (let k = 0; k < w.count; k++) {

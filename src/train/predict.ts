@@ -38,6 +38,18 @@ export function predictCentreNormalized(
   return out;
 }
 
+/** Centre-node forecasts in normalised units on one part of a region's few-shot windows, from a flat vector. */
+export function predictPartNormalized(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): Float32Array {
+  const p = tf.tensor1d(params);
+  const adj = tf.tensor2d(dataset.adjacency, [dataset.n, dataset.n]);
+  try {
+    return predictCentreNormalized(model, p, dataset[part], adj);
+  } finally {
+    p.dispose();
+    adj.dispose();
+  }
+}
+
 /** Centre-node predictions [count, outSteps], denormalised to original units. */
 export function predictWindows(model: Forecaster, params: Float32Array, adjacency: Float32Array, n: number, w: RegionWindows, norm: Normalizer): Float32Array {
   const p = tf.tensor1d(params);
