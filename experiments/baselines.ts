@@ -26,7 +26,7 @@ import {
 } from '../src/index.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const { values: args } = parseArgs({ options: { k: { type: 'string', default: '3' }, cities: { type: 'string', default: 'la-loop,shenzhen-sztaxi40,nyc-bike-grid,montevideo-bus' } } });
+const { values: args } = parseArgs({ options: { k: { type: 'string', default: '3' }, cities: { type: 'string', default: 'la-loop,shenzhen-sztaxi40,nyc-bike-grid,montevideo-bus,didi-chengdu,didi-xian,metro-shanghai,metro-chongqing' } } });
 const K = Number(args.k);
 
 for (const name of args.cities!.split(',')) {
