@@ -9,6 +9,7 @@
  * the generated one (from r's prompt), the bank mean (of the generator's training vectors) and r's
  * own bank vector. Specificity of a city = (sum MAE_mean - sum MAE_generated) / (sum MAE_mean -
  * sum MAE_own). Prints a line per city and ends with `specificity-mean: <x>` (the mean over cities).
+ * `--prompt-days N` builds the held-out regions' prompts from the last N days only, as a target's.
  * `--set` overrides any config key (e.g. diffusion.*, prompts.*) so every lever is judged the same way;
  * each setting trains its own generator under <out>/generators/<hash>/ (resumable).
  */
@@ -25,7 +26,9 @@ import { prepareCity, regionDatasets } from '../src/train/dataset.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { bankEntryPrompts, trainGenerator } from '../src/transfer/generate.js';
 import { fitRunPromptSpec, generateVectors } from '../src/transfer/stages.js';
-import { concatPrompt, loadPromptSpec, savePromptSpec } from '../src/prompts/build.js';
+import { concatPrompt, loadPromptSpec, regionPrompts, savePromptSpec } from '../src/prompts/build.js';
+import { sourceSplit } from '../src/data/splits.js';
+import { stepsPerDay } from '../src/data/city.js';
 import { knnPredict, ridgePredict } from './lib/prompt-regression.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { bankFunctionalSamples } from '../src/transfer/functional.js';
@@ -44,6 +47,11 @@ const { values: args } = parseArgs({
     'held-out-share': { type: 'string', default: '0.2' },
     /** What maps a prompt to a vector: the diffusion generator (default), or as diagnostics of the prompts alone ridge regression / k nearest prompts. */
     predictor: { type: 'string', default: 'diffusion' },
+    /**
+     * Held-out regions' prompts from only the last N whole days of their training part, as a target
+     * has them (0 = the whole training part, the same range as the generator's training prompts).
+     */
+    'prompt-days': { type: 'string', default: '0' },
   },
 });
 const cities = args.cities!.split(',');
@@ -83,6 +91,20 @@ const specFile = join(genDir, 'prompt-spec.json');
 const spec = existsSync(specFile) ? loadPromptSpec(specFile) : await fitRunPromptSpec(cityList, cfg);
 if (!existsSync(specFile)) savePromptSpec(specFile, spec);
 const prompts = bankEntryPrompts(bank, cityList, spec);
+const promptDays = Number(args['prompt-days']);
+if (promptDays > 0) {
+  // Only the held-out regions' prompts change: the generator still trains on whole-range prompts.
+  for (const city of cityList) {
+    const train = sourceSplit(city).train;
+    const start = Math.max(train.start, train.end - promptDays * stepsPerDay(city));
+    const few = regionPrompts(city, spec, { start, end: train.end });
+    bank.entries.forEach((e, i) => {
+      if (e.city !== city.id || !heldOut.has(i)) return;
+      prompts.spatial[i] = few.spatial[e.region]!;
+      prompts.temporal[i] = few.temporal[e.region]!;
+    });
+  }
+}
 const model = createForecaster(bank.settings.model);
 const held = [...heldOut].sort((a, b) => a - b);
 const full = (i: number) => concatPrompt(prompts.spatial[i]!, prompts.temporal[i]!);
@@ -113,7 +135,7 @@ generatorInfo = `generator ${genDir}`;
 const genOf = new Map(held.map((i, k) => [i, generated[k]!]));
 const mean = meanVector(trainIdx.map((i) => bank.vectors[i]!));
 
-console.log(`bank ${bankDir} (${bank.vectors.length} regions, ${bankMinutes.toFixed(1)} min); ${generatorInfo}; ${held.length} held-out regions; overrides: ${args.set!.join(' ') || 'none'}`);
+console.log(`bank ${bankDir} (${bank.vectors.length} regions, ${bankMinutes.toFixed(1)} min); ${generatorInfo}; ${held.length} held-out regions; held-out prompts from ${promptDays > 0 ? `the last ${promptDays} day(s)` : 'the whole training part'}; overrides: ${args.set!.join(' ') || 'none'}`);
 const specs: number[] = [];
 for (const c of cities) {
   const city = cityList.find((x) => x.id === c)!;
