@@ -74,6 +74,14 @@ function provenance(folder: ResultsFolder, runs: RunRecord[]): string {
 
 const dailyNotes = (targets: string[], input: ResultsDocInput) => dailyWindowNotes(targets, input.dailyText);
 
+/** A line naming each target's seeds when they differ between targets (a one-seed "± 0.000" is no spread). */
+function unevenSeeds(targets: string[], runs: readonly { target: string; seed: number }[]): string[] {
+  const of = (t: string) => [...new Set(runs.filter((r) => r.target === t).map((r) => r.seed))].sort((a, b) => a - b).join(', ');
+  const per = targets.map((t) => [t, of(t)] as const).filter(([, s]) => s !== '');
+  if (new Set(per.map(([, s]) => s)).size <= 1) return [];
+  return [`Seeds differ between targets: ${per.map(([t, s]) => `${t} ${s}`).join('; ')} (with one seed, ± 0.000 means no spread was measured).`];
+}
+
 function mainSection(input: ResultsDocInput, source: ReturnType<typeof summarySource>): string[] {
   const summary = input.stgcn;
   if (!summary) return ['## Main table', '', 'No checked summary yet (results/results.json): run `npm run experiments` into a folder under results/.', ''];
@@ -87,6 +95,7 @@ function mainSection(input: ResultsDocInput, source: ReturnType<typeof summarySo
     ...(source ? [`${settingsPhrase(runs)}; seeds ${seedsOf(runs)}. ${provenance(source.folder, runs)}`] : []),
     `Families (leave one city out): ${Object.entries(FAMILIES).map(([f, cs]) => `${f} = {${cs.join(', ')}}`).join('; ')}.`,
     ...(missing.length > 0 ? [`Not in the summary yet: ${missing.join(', ')}.`] : []),
+    ...unevenSeeds(targets, runs),
     ...dailyNotes(targets, input),
     '',
     ...maeTable(Object.fromEntries(targets.map((t) => [t, summary[t]!])), column),
