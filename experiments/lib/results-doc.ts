@@ -75,9 +75,8 @@ function provenance(folder: ResultsFolder, runs: RunRecord[]): string {
 const dailyNotes = (targets: string[], input: ResultsDocInput) => dailyWindowNotes(targets, input.dailyText);
 
 /** A line naming each target's seeds when they differ between targets (a one-seed "± 0.000" is no spread). */
-function unevenSeeds(targets: string[], runs: readonly { target: string; seed: number }[]): string[] {
-  const of = (t: string) => [...new Set(runs.filter((r) => r.target === t).map((r) => r.seed))].sort((a, b) => a - b).join(', ');
-  const per = targets.map((t) => [t, of(t)] as const).filter(([, s]) => s !== '');
+function unevenSeeds(targets: string[], runs: RunRecord[]): string[] {
+  const per = targets.map((t) => [t, seedsOf(runs.filter((r) => r.target === t))] as const).filter(([, s]) => s !== '');
   if (new Set(per.map(([, s]) => s)).size <= 1) return [];
   return [`Seeds differ between targets: ${per.map(([t, s]) => `${t} ${s}`).join('; ')} (with one seed, ± 0.000 means no spread was measured).`];
 }

@@ -38,30 +38,28 @@ export function predictCentreNormalized(
   return out;
 }
 
-/** Centre-node forecasts in normalised units on one part of a region's few-shot windows, from a flat vector. */
-export function predictPartNormalized(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): Float32Array {
+/** Centre-node forecasts [count, 6] in normalised units from a flat vector and a plain adjacency (tensors made and freed here). */
+function predictFlatNormalized(model: Forecaster, params: Float32Array, adjacency: Float32Array, n: number, w: RegionWindows): Float32Array {
   const p = tf.tensor1d(params);
-  const adj = tf.tensor2d(dataset.adjacency, [dataset.n, dataset.n]);
+  const adj = tf.tensor2d(adjacency, [n, n]);
   try {
-    return predictCentreNormalized(model, p, dataset[part], adj);
+    return predictCentreNormalized(model, p, w, adj);
   } finally {
     p.dispose();
     adj.dispose();
   }
 }
 
+/** Centre-node forecasts in normalised units on one part of a region's few-shot windows, from a flat vector. */
+export function predictPartNormalized(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): Float32Array {
+  return predictFlatNormalized(model, params, dataset.adjacency, dataset.n, dataset[part]);
+}
+
 /** Centre-node predictions [count, outSteps], denormalised to original units. */
 export function predictWindows(model: Forecaster, params: Float32Array, adjacency: Float32Array, n: number, w: RegionWindows, norm: Normalizer): Float32Array {
-  const p = tf.tensor1d(params);
-  const adj = tf.tensor2d(adjacency, [n, n]);
-  try {
-    const z = predictCentreNormalized(model, p, w, adj);
-    for (let i = 0; i < z.length; i++) z[i] = z[i]! * norm.std + w.yOffset[i]!;
-    return z;
-  } finally {
-    p.dispose();
-    adj.dispose();
-  }
+  const z = predictFlatNormalized(model, params, adjacency, n, w);
+  for (let i = 0; i < z.length; i++) z[i] = z[i]! * norm.std + w.yOffset[i]!;
+  return z;
 }
 
 /** MAE/RMSE (original units) and masked MSE in the given loss space, of a parameter vector on windows. */

@@ -15,7 +15,7 @@ import type { ModelName } from '../models/registry.js';
 import { localJobEngine } from '../bank/job-engine.js';
 import { JobsFailed, type JobEngine, type RegionJob } from '../bank/jobs.js';
 import { sliceRegion } from '../bank/region-slice.js';
-import { METHODS, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
+import { METHODS, computedMethods, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
 import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
 import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
 
@@ -70,7 +70,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   // own labelled random stream, so a method computed alone equals the same method computed with
   // all others (test/transfer/evaluate.test.ts).
   // gpd_auto is chosen from the two GPD rows (methods.ts DERIVED_METHODS): they run whenever it is asked for.
-  const computed = [...new Set(methods.flatMap((m): Method[] => (m === 'gpd_auto' ? ['gpd_zero_shot', 'gpd'] : [m])))];
+  const computed = computedMethods(methods);
   const saved = new Map<number, EvalRegionFile>();
   const regionOf = new Map<RegionJob<TransferRegionPayload>, number>();
   const jobs: RegionJob<TransferRegionPayload>[] = [];

@@ -56,6 +56,11 @@ export function gpdAutoChoice(validation: Partial<Record<'gpd' | 'gpd_zero_shot'
   return Number.isFinite(zero) && (!Number.isFinite(tuned) || zero < tuned) ? 'gpd_zero_shot' : 'gpd';
 }
 
+/** The methods a region job computes for `methods`: each derived row replaced by the rows it is chosen from. */
+export function computedMethods(methods: readonly Method[]): Method[] {
+  return [...new Set(methods.flatMap((m): Method[] => (m === 'gpd_auto' ? ['gpd_zero_shot', 'gpd'] : [m])))];
+}
+
 /** Methods whose forecasts come from a parameter vector: evaluation stores each region's vector and validation score. */
 export const MODEL_METHODS = METHODS.filter((m) => !(BASELINE_METHODS as readonly Method[]).includes(m) && !(DERIVED_METHODS as readonly Method[]).includes(m)) as Exclude<
   Method,

@@ -12,7 +12,7 @@ import { sliceRegion, wholeCityRegion } from '../../src/bank/region-slice.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { prepareTarget } from '../../src/train/target.js';
 import { FinetuneConfig } from '../../src/train/config.js';
-import { isModelMethod, DERIVED_METHODS } from '../../src/transfer/methods.js';
+import { isModelMethod, computedMethods } from '../../src/transfer/methods.js';
 import { TransferRegionResult } from '../../src/cluster/schemas.js';
 
 await initBackend();
@@ -34,7 +34,7 @@ const files = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f
 
 test('a target region evaluated from its slice predicts what the whole city gives, bit for bit', async () => {
   // A region job gets what the coordinator sends: derived rows (gpd_auto) are computed from the stored rows afterwards.
-  const methods = defaultMethods(prep).filter((m) => !(DERIVED_METHODS as readonly string[]).includes(m));
+  const methods = computedMethods(defaultMethods(prep));
   const payload = (region: number, data: TransferRegionPayload['data']): TransferRegionPayload => ({
     model: 'stgcn',
     finetune,
