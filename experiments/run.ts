@@ -77,9 +77,19 @@ async function main(o: ExperimentOptions): Promise<void> {
   let records: RunRecord[] = mergeRecords(recordFile, []);
   // A run counts as done when its record holds every method it scores, so rows added to METHODS
   // later are filled in by rerunning the same command (evaluation computes only the missing ones).
+  // Likewise a record scored with another correction bound is rescored (its run folder keeps the
+  // unbounded predictions, so no model is trained again).
   const have = (j: RunJob) =>
-    records.some((r) => recordKey(r) === recordKey({ ...j.setting, seed: j.seed, k: j.k, variant: j.variant }) && (j.methods ?? METHODS.filter((m) => m !== 'seasonal_baseline' || r.encoding !== 'none')).every((m) => r.methods[m]));
+    records.some(
+      (r) =>
+        recordKey(r) === recordKey({ ...j.setting, seed: j.seed, k: j.k, variant: j.variant }) &&
+        (j.methods ?? METHODS.filter((m) => m !== 'seasonal_baseline' || r.encoding !== 'none')).every((m) => r.methods[m]) &&
+        (r.correctionBound ?? 0) === planRun(j, ctx).config.data.correctionBound,
+    );
   const add = (r: RunRecord) => {
+    // A finished run scored again (new rows, another bound) keeps the time it took in all.
+    const before = records.find((p) => recordKey(p) === recordKey(r));
+    if (before) r = { ...r, wallSeconds: before.wallSeconds + r.wallSeconds };
     records = mergeRecords(recordFile, [...records, r]);
     writeJsonAtomic(recordFile, records);
   };

@@ -30,6 +30,8 @@ export interface RunRecord {
   sampler?: string;
   samplerSteps?: number;
   guidance?: number;
+  /** data.correctionBound the run was scored with (absent in records written before the bound existed: unbounded). */
+  correctionBound?: number;
   /** The budget the run was given (absent in older records: their folder's table.md names it). */
   budget?: BudgetName;
   /** The experiments command line that ran it. */
@@ -87,5 +89,6 @@ export function settingsPhrase(records: RunRecord[]): string {
   const conditioning = distinct(records, (r) => r.conditioning, 'pre-bias');
   const sampler = distinct(records, (r) => (r.sampler ? `${r.sampler.toUpperCase()}-${r.samplerSteps}` : undefined), 'DDIM-50');
   const guidance = records.some((r) => r.guidance !== undefined) ? `; guidance ${distinct(records, (r) => r.guidance?.toString(), '?')}` : '';
-  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}`;
+  const bound = distinct(records, (r) => (r.correctionBound ? `x${r.correctionBound}` : 'off'), 'off');
+  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}; correction bound ${bound}`;
 }

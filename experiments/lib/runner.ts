@@ -95,6 +95,7 @@ export function planRun(job: RunJob, ctx: PlanContext): RunPlan {
       sampler: config.sampling.sampler,
       samplerSteps: samplerSteps(config.sampling, config.diffusion.timesteps),
       guidance: config.sampling.guidance,
+      correctionBound: config.data.correctionBound,
       budget: job.budget,
       command,
     },

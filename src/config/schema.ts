@@ -11,6 +11,7 @@ import { EncodingConfig } from '../data/encoding.js';
 import { SyntheticConfig } from '../data/resolve.js';
 import { BankConfig } from '../bank/config.js';
 import { FinetuneConfig } from '../train/config.js';
+import { CorrectionBoundField } from '../train/correction-bound.js';
 import { PromptConfig } from '../prompts/config.js';
 import { DiffusionConfig, SamplingConfig } from '../diffusion/config.js';
 
@@ -30,6 +31,8 @@ export const DataConfig = z
     ...SyntheticConfig.shape,
     /** Score at most this many target regions (a seeded sample, reported in the results); absent = all. */
     maxTargetRegions: positiveInt.optional(),
+    /** Forecast corrections bounded by the few-shot days' (train/correction-bound.ts); changing it only rescores. */
+    correctionBound: CorrectionBoundField,
   })
   .strict();
 

@@ -17,6 +17,7 @@ import { JobsFailed, type JobEngine, type RegionJob } from '../bank/jobs.js';
 import { sliceRegion } from '../bank/region-slice.js';
 import { METHODS, computedMethods, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
 import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
+import { DEFAULT_CORRECTION_BOUND, boundForecasts, fewShotCorrectionRange } from '../train/correction-bound.js';
 import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
 
 export { METHODS, METHOD_LABELS, BASELINE_METHODS, MODEL_METHODS, isModelMethod, type Method, type ModelMethod, type MethodInits } from './methods.js';
@@ -47,6 +48,12 @@ export interface EvaluateOptions {
   workers?: number;
   /** Runs the region jobs instead of the local engine (a cluster engine, src/cluster/). */
   engine?: JobEngine;
+  /**
+   * data.correctionBound: model forecasts are scored with their corrections bounded by the region's
+   * few-shot days (train/correction-bound.ts; 0 = unbounded). Saved predictions stay unbounded, so
+   * a changed factor rescores without retraining.
+   */
+  correctionBound?: number;
 }
 
 export interface RegionPredictions {
@@ -125,14 +132,18 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   // Scores in region order, whatever order the regions finished in (pooled sums depend on it).
   const scores = new MethodScores();
   const predictions: RegionPredictions[] = [];
+  const factor = o.correctionBound ?? DEFAULT_CORRECTION_BOUND;
   for (const region of o.regions) {
     const file = o.regionFile(region);
     const kept = saved.get(region)!;
-    const test = targetRegion(o.prep, region).test;
+    const { test, dataset } = targetRegion(o.prep, region);
+    const range = fewShotCorrectionRange(dataset);
     const preds: Partial<Record<Method, Float32Array>> = {};
     for (const m of methods) {
-      const p = m === 'gpd_auto' ? kept.preds[gpdAutoChoice(kept.validation)]! : kept.preds[m]!;
-      if (p.length !== test.count * 6) throw new ArtefactError(file, `${file}: "${m}" has ${p.length} values, expected ${test.count * 6} (from another evaluation?)`, `delete ${dirname(file)} to score the run again`);
+      const stored = m === 'gpd_auto' ? kept.preds[gpdAutoChoice(kept.validation)]! : kept.preds[m]!;
+      if (stored.length !== test.count * 6) throw new ArtefactError(file, `${file}: "${m}" has ${stored.length} values, expected ${test.count * 6} (from another evaluation?)`, `delete ${dirname(file)} to score the run again`);
+      // Baselines are forecasts without a network: nothing to bound.
+      const p = isModelMethod(m) || m === 'gpd_auto' ? boundForecasts(stored, test, dataset.norm.std, range, factor) : stored;
       scores.add(m, region, p, test);
       preds[m] = p;
     }

@@ -59,6 +59,7 @@ function howToLoad(model: ModelName, className: string, unused: string[]): strin
     'Adjacency: regions[].adjacency ([n, n], row-normalised with self-loops), passed to the forward as the reference does.',
     `Output: [batch, n, ${OUT_STEPS}]; the centre's row z (index 0) is the forecast z * std + offset_h with offset_h = mean + profile[slot(t_h)][centre]`,
     `  + persistence[h] * x_last * std, where x_last is the centre's last input feature 0 (offset_h = mean without a baseline).`,
+    "gpd clamps that forecast to [offset_h + correctionBound.lo, offset_h + correctionBound.hi] (the region's entry; null = unbounded): corrections no larger than the few-shot days showed.",
   ];
   if (model === 'gwn') lines.push('Batch norm: eval mode with fresh running statistics (mean 0, var 1), which is what the models were trained with (docs/models.md).');
   if (unused.length) lines.push(`Tensors ${unused.join(', ')} are never used by the forward and are written as zeros.`);
@@ -92,7 +93,10 @@ export function exportRun(runDir: string, outDir: string, opts: { method?: strin
       files.push(file);
       const adjacency: number[][] = [];
       for (let a = 0; a < g.n; a++) adjacency.push(Array.from(g.adjacency.subarray(a * g.n, (a + 1) * g.n)));
-      return { id: g.id, index: g.region, file, method: m, nodes: g.nodes.map((n) => t.nodeIds[n]!), adjacency, validation: models.validation(g.region)[m] ?? null };
+      // The forecast bound in original units around offset_h (train/correction-bound.ts), as gpd scores and forecasts.
+      const factor = saved.config.data.correctionBound;
+      const bound = g.correction && factor > 0 ? { lo: factor * g.correction.lo * t.norm.std, hi: factor * g.correction.hi * t.norm.std } : null;
+      return { id: g.id, index: g.region, file, method: m, nodes: g.nodes.map((n) => t.nodeIds[n]!), adjacency, correctionBound: bound, validation: models.validation(g.region)[m] ?? null };
     });
     const mapped = new Set(interop.mapping.map((e) => e.refName));
     const unused = interop.order.filter((r) => !mapped.has(r.name)).map((r) => r.name);

@@ -2,8 +2,9 @@
  * Forecasting with a finished run's models: the next 6 steps of every scored region from its last 12
  * readings, in original units. The run's models (eval files, transfer/eval-file.ts) and the encoding
  * they were trained with (target.json, transfer/target-file.ts) are read once; a region's window is
- * built by the same regionWindows the evaluation used and run through the same predictWindows, so a
- * forecast of a test-period window equals the prediction the evaluation scored
+ * built by the same regionWindows the evaluation used, run through the same predictWindows and bounded
+ * by the same few-shot correction range (train/correction-bound.ts), so a forecast of a test-period
+ * window equals the prediction the evaluation scored
  * (test/transfer/forecast.test.ts).
  */
 import { type City } from '../data/city.js';
@@ -13,6 +14,7 @@ import { regionWindows } from '../data/windows.js';
 import { createForecaster } from '../models/registry.js';
 import type { Forecaster } from '../models/types.js';
 import { predictWindows } from '../train/predict.js';
+import { boundForecasts } from '../train/correction-bound.js';
 import { readEvalRegion, type ValidationScore } from './eval-file.js';
 import { MODEL_METHODS, type ModelMethod } from './evaluate.js';
 import { gpdAutoChoice } from './methods.js';
@@ -193,7 +195,8 @@ export function forecastRegions(models: RunModels, readings: RecentReadings, opt
   const forecasts = graphs.map((g): RegionForecast => {
     const m = method === GPD_AUTO ? autoChoice(models, g.region) : method;
     const w = regionWindows(city, { center: g.region, nodes: g.nodes, n: g.n, adjacency: g.adjacency }, range, ctx.norm);
-    const pred = predictWindows(models.model, models.params(m, g.region), g.adjacency, g.n, w, ctx.norm);
+    const raw = predictWindows(models.model, models.params(m, g.region), g.adjacency, g.n, w, ctx.norm);
+    const pred = boundForecasts(raw, w, ctx.norm.std, g.correction, models.config.data.correctionBound);
     const steps = Array.from({ length: OUT_STEPS }, (_, h): StepForecast => {
       const t = start + IN_STEPS + h;
       return readings.timestamps

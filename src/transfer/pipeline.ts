@@ -31,7 +31,7 @@ import { bankEntryPrompts } from './generate.js';
 import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, trainGeneratorOnBank, writeGenerated } from './stages.js';
 import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
-import { writeTargetFile } from './target-file.js';
+import { targetFileHasRanges, writeTargetFile } from './target-file.js';
 import type { MethodScores } from './scores.js';
 import { RunFolder, type MethodSummary, type RunResults } from './run-folder.js';
 import type { JobEngine } from '../bank/jobs.js';
@@ -227,13 +227,15 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
   generator.dispose();
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
-  if (!run.has('target')) writeTargetFile(run.path('target'), prep, regions);
+  // A target.json of an older gpd lacks the regions' correction ranges: it gets them (the rest is unchanged).
+  if (!run.has('target') || !targetFileHasRanges(run.path('target'))) writeTargetFile(run.path('target'), prep, regions);
   const { scores } = await evaluateTarget({
     model,
     prep,
     regions,
     inits: { shared, bankMean: meanVector(bank.vectors), nearest: nearestPromptInit(sourcePrompts, targetPrompts, bank.vectors), generated: (r) => generatedOf.get(r)! },
     finetune: cfg.finetune,
+    correctionBound: cfg.data.correctionBound,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     workers: cfg.bank.workers,

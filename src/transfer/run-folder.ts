@@ -80,6 +80,12 @@ export interface SavedRunConfig {
   backend: string;
 }
 
+/**
+ * Keys that change only how stored predictions are scored and forecasts bounded, not any artefact: a
+ * run folder resumes under a new value (config.json then records it) and is rescored without retraining.
+ */
+export const RESCORE_ONLY_KEYS = ['data.correctionBound'];
+
 /** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -163,7 +169,7 @@ export class RunFolder {
   checkConfig(cfg: GpdConfig): void {
     if (!this.has('config')) return;
     const saved = readJson(this.path('config'), '') as { config?: unknown };
-    const diff = configDiff(saved.config, cfg);
+    const diff = configDiff(saved.config, cfg).filter((d) => !RESCORE_ONLY_KEYS.some((k) => d.startsWith(`${k}:`)));
     const artefacts = diff.length > 0 ? this.artefacts(cfg) : [];
     if (artefacts.length > 0) {
       throw new ArtefactError(

@@ -16,7 +16,8 @@ import { ArtefactError, rethrowStorage } from '../util/errors.js';
 import { BASELINE_KINDS, type Normalizer } from '../data/encoding.js';
 import type { StepRange } from '../data/range.js';
 import { regionSubgraph } from '../data/subgraph.js';
-import type { TargetPrep } from '../train/target.js';
+import { targetRegion, type TargetPrep } from '../train/target.js';
+import { fewShotCorrectionRange, type CorrectionRange } from '../train/correction-bound.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { formatIssues } from '../util/zod-issues.js';
 
@@ -69,6 +70,8 @@ const TargetFileSchema = z.object({
       nodes: z.array(z.number().int().nonnegative()),
       /** [n][n] row-normalised with self-loops, as the model was trained on it. */
       adjacency: z.array(z.array(z.number())),
+      /** The few-shot days' range of corrections (train/correction-bound.ts); absent in files of older gpd versions. */
+      correction: z.object({ lo: z.number(), hi: z.number() }).nullable().optional(),
     }),
   ),
 });
@@ -80,6 +83,8 @@ export interface TargetRegionGraph {
   nodes: number[];
   n: number;
   adjacency: Float32Array;
+  /** What forecasts' corrections are bounded by (null: nothing observed in the few-shot days, or an older target.json). */
+  correction: CorrectionRange | null;
 }
 
 /** target.json read back: what forecasting needs to build a region's input window. */
@@ -137,13 +142,23 @@ export function targetFileJson(prep: TargetPrep, regions: number[]): TargetFileJ
       const sub = regionSubgraph(city, r);
       const adjacency: number[][] = [];
       for (let a = 0; a < sub.n; a++) adjacency.push(Array.from(sub.adjacency.subarray(a * sub.n, (a + 1) * sub.n)));
-      return { region: r, id: city.nodeIds[r]!, nodes: sub.nodes, adjacency };
+      return { region: r, id: city.nodeIds[r]!, nodes: sub.nodes, adjacency, correction: fewShotCorrectionRange(targetRegion(prep, r, sub).dataset) };
     }),
   };
 }
 
 export function writeTargetFile(file: string, prep: TargetPrep, regions: number[]): void {
   writeJsonAtomic(file, targetFileJson(prep, regions));
+}
+
+/** Whether a target.json holds every region's correction range (files of older gpd versions do not). */
+export function targetFileHasRanges(file: string): boolean {
+  try {
+    const j = JSON.parse(readFileSync(file, 'utf8')) as { regions?: { correction?: unknown }[] };
+    return Array.isArray(j.regions) && j.regions.every((r) => r.correction !== undefined);
+  } catch {
+    return false;
+  }
 }
 
 /** How to recompute a run's target.json (it is written before evaluation, which then scores the regions again). */
@@ -175,6 +190,6 @@ export function readTargetFile(file: string): TargetContext {
     b.profile.forEach((row, s) => table.set(row, s * N));
     norm.baseline = { kind: b.kind, cityId: j.city.id, persistence: b.persistence, profile: { slotsPerDay: b.slotsPerDay, N, halfWindowSlots: b.halfWindowSlots, table } };
   }
-  const regions = j.regions.map((r) => ({ region: r.region, id: r.id, nodes: r.nodes, n: r.nodes.length, adjacency: Float32Array.from(r.adjacency.flat()) }));
+  const regions = j.regions.map((r) => ({ region: r.region, id: r.id, nodes: r.nodes, n: r.nodes.length, adjacency: Float32Array.from(r.adjacency.flat()), correction: r.correction ?? null }));
   return { json: j, cityId: j.city.id, intervalMinutes: j.city.intervalMinutes, ...(j.city.day ? { day: j.city.day } : {}), nodeIds: j.city.nodeIds, feature: j.city.feature, hasTimestamps: j.city.timestamps, norm, regions };
 }

@@ -74,6 +74,13 @@ test('tiny synthetic pipeline (default encoding): every method scored, the seaso
 
     // A different configuration must not silently reuse this folder.
     await assert.rejects(runTransfer({ config: loadConfig(undefined, [...TINY, 'finetune.epochs=4']), runDir: dir }), /different configuration/);
+    // ... but a new correction bound only rescores the stored predictions: no stage runs again.
+    const t1 = performance.now();
+    const r3 = await runTransfer({ config: loadConfig(undefined, [...TINY, 'data.correctionBound=0']), runDir: dir });
+    assert.ok((performance.now() - t1) / 1000 < r1.wallSeconds / 2, 'rescoring retrained something');
+    assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).config.data.correctionBound, 0);
+    for (const k of ['ha', 'seasonal_baseline'] as const) assert.equal(r3.methods[k]?.mae, m[k].mae, k);
+    t.diagnostic(`unbounded: ${mae(r3.methods)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
