@@ -3,10 +3,10 @@
  * more than `factor` times the largest deviation the region showed in its few-shot days.
  *
  * Why: a network trained (or generated) for a region has seen only K days of it. On test inputs unlike
- * those days (a weekend after three weekdays, a holiday) a fine-tuned STGCN can extrapolate to forecasts
- * no count series takes: on metro-chongqing one target-only model forecast -687 passengers an hour where
- * the baseline said 540, on 30% of the test windows, after beating its init on the held-out day
- * (results/correction-bound.txt). The network's output is a correction z of the baseline forecast in
+ * those days a fine-tuned STGCN can extrapolate to forecasts no count series takes: on metro-chongqing
+ * one target-only model, after beating its init on the held-out day, strayed more than 100 passengers
+ * an hour from its init's forecast on 30% of the test steps, down to -687 where the baseline said 30
+ * (docs/protocol-impl.md). The network's output is a correction z of the baseline forecast in
  * normalised units (data/encoding.ts); the K days say how large such corrections get, so the bound
  * is fitted on them alone (PROTOCOL.md) and the factor was chosen on pseudo-targets cut from the data
  * before every test period (experiments/correction-bound.ts).
