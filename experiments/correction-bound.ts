@@ -14,36 +14,29 @@
  * ratio to unbounded; the last lines give the mean and worst ratio over cities per factor.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
-import type { City } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
+import { ALL_CITIES, ROOT, cityManifest } from './lib/settings.js';
 import { finetune } from '../src/train/finetune.js';
 import { predictWindows } from '../src/train/predict.js';
 import { boundForecasts, fewShotCorrectionRange } from '../src/train/correction-bound.js';
 import { loadBank } from '../src/bank/store.js';
+import { meanVector } from '../src/transfer/inits.js';
 import { maskedMetrics } from '../src/metrics/metrics.js';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
-const ALL = ['la-loop', 'shenzhen-sztaxi40', 'nyc-bike-grid', 'montevideo-bus', 'didi-chengdu', 'didi-xian', 'metro-shanghai', 'metro-chongqing'];
 const { values: args } = parseArgs({
   options: {
-    cities: { type: 'string', default: ALL.join(',') },
+    cities: { type: 'string', default: ALL_CITIES.join(',') },
     regions: { type: 'string', default: '24' },
     k: { type: 'string', default: '3' },
-    runs: { type: 'string', default: join(root, 'results', '2026-12-05', 'runs') },
+    runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
   },
 });
 const FACTORS = [0, 1, 1.5, 2, 3];
 const MODELS = ['random_init', 'target_only', 'source_transfer_zero_shot', 'bank_mean_zero_shot'] as const;
-
-/** The city up to its test period: what a protocol may fit and select on. */
-function beforeTest(c: City): City {
-  const T = Math.floor((7 * c.T) / 10);
-  const cut = <A extends Float32Array | Uint8Array | Float64Array>(a: A | undefined, per: number) => a?.slice(0, T * per) as A | undefined;
-  return { ...c, T, series: cut(c.series, c.N * c.F)!, ...(c.mask ? { mask: cut(c.mask, c.N * c.F)! } : {}), ...(c.timestamps ? { timestamps: cut(c.timestamps, 1)! } : {}) };
-}
 
 /** The shared model and bank mean of the bank the city's family run (seed 1, K = 3) took its sources from. */
 function sourceModels(city: string): { shared: Float32Array; mean: Float32Array; sources: string } | null {
@@ -53,9 +46,7 @@ function sourceModels(city: string): { shared: Float32Array; mean: Float32Array;
   if (!dir || !existsSync(dir)) return null;
   const bank = loadBank(dir);
   if (!bank.shared) return null;
-  const mean = new Float32Array(bank.layout.paramCount);
-  for (const v of bank.vectors) for (let i = 0; i < v.length; i++) mean[i]! += v[i]! / bank.vectors.length;
-  return { shared: bank.shared, mean, sources: bank.index.cities.map((c) => c.id).join('+') };
+  return { shared: bank.shared, mean: meanVector(bank.vectors), sources: bank.index.cities.map((c) => c.id).join('+') };
 }
 
 await initBackend();
@@ -63,10 +54,10 @@ const model = createForecaster('stgcn');
 const cfg = FinetuneConfig.parse({});
 const ratios = new Map<string, number[]>();
 for (const name of args.cities!.split(',')) {
-  const city = beforeTest(loadCity(join(root, 'cities', `${name}.city.json`)));
+  const city = beforeTest(loadCity(cityManifest(name)));
   const prep = prepareTarget(city, Number(args.k), 0, 'seasonal-ar', cfg.holdout);
   const src = sourceModels(name);
-  const regions = new Rng(1).fork('guard-regions').permutation(city.N).slice(0, Number(args.regions)).sort((a, b) => a - b);
+  const regions = pseudoTargetRegions(city, Number(args.regions));
   const sums = new Map<string, number>();
   const add = (k: string, v: number) => sums.set(k, (sums.get(k) ?? 0) + v);
   for (const region of regions) {

@@ -12,11 +12,11 @@
  * thresholds: pseudo-test MAE of the untrained init, and of fine-tuning kept at each threshold
  * (shrinking on, as by default). Prints one table per city and the mean ratio to the init over cities.
  */
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
-import type { City } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
+import { ALL_CITIES, cityManifest } from './lib/settings.js';
 import { fitForecaster } from '../src/train/fit.js';
 import { trainConfigOf } from '../src/train/config.js';
 import { predictWindows } from '../src/train/predict.js';
@@ -25,17 +25,8 @@ import { windowLosses, clearlyBetter } from '../src/train/finetune.js';
 import { maskedMetrics } from '../src/metrics/metrics.js';
 import { HOLDOUT_KINDS } from '../src/data/splits.js';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
-const ALL = ['la-loop', 'shenzhen-sztaxi40', 'nyc-bike-grid', 'montevideo-bus', 'didi-chengdu', 'didi-xian', 'metro-shanghai', 'metro-chongqing'];
-const { values: args } = parseArgs({ options: { cities: { type: 'string', default: ALL.join(',') }, regions: { type: 'string', default: '24' }, k: { type: 'string', default: '3' }, finetune: { type: 'string', default: '{}' }, holdouts: { type: 'string', default: HOLDOUT_KINDS.join(',') } } });
+const { values: args } = parseArgs({ options: { cities: { type: 'string', default: ALL_CITIES.join(',') }, regions: { type: 'string', default: '24' }, k: { type: 'string', default: '3' }, finetune: { type: 'string', default: '{}' }, holdouts: { type: 'string', default: HOLDOUT_KINDS.join(',') } } });
 const THRESHOLDS = [0, 0.5, 1, 2, 3];
-
-/** The city up to its test period: what a protocol may fit and select on. */
-function beforeTest(c: City): City {
-  const T = Math.floor((7 * c.T) / 10);
-  const cut = <A extends Float32Array | Uint8Array | Float64Array>(a: A | undefined, per: number) => a?.slice(0, T * per) as A | undefined;
-  return { ...c, T, series: cut(c.series, c.N * c.F)!, ...(c.mask ? { mask: cut(c.mask, c.N * c.F)! } : {}), ...(c.timestamps ? { timestamps: cut(c.timestamps, 1)! } : {}) };
-}
 
 await initBackend();
 const model = createForecaster('stgcn');
@@ -43,8 +34,8 @@ const model = createForecaster('stgcn');
 const cfg = FinetuneConfig.parse(JSON.parse(args.finetune!));
 const ratios = new Map<string, number[]>();
 for (const name of args.cities!.split(',')) {
-  const city = beforeTest(loadCity(join(root, 'cities', `${name}.city.json`)));
-  const regions = new Rng(1).fork('guard-regions').permutation(city.N).slice(0, Number(args.regions)).sort((a, b) => a - b);
+  const city = beforeTest(loadCity(cityManifest(name)));
+  const regions = pseudoTargetRegions(city, Number(args.regions));
   for (const holdout of args.holdouts!.split(',') as (typeof HOLDOUT_KINDS)[number][]) {
     let prep;
     try {

@@ -46,15 +46,23 @@ export function fewShotCorrectionRange(dataset: Pick<RegionDataset, 'train' | 'v
 }
 
 /**
+ * How far (original units) a forecast may lie below and above the baseline forecast: factor x range x
+ * std; null (unbounded) for factor 0 or no range. What the export's model card states per region.
+ */
+export function correctionLimits(range: CorrectionRange | null, factor: number, std: number): CorrectionRange | null {
+  return range && factor > 0 ? { lo: factor * range.lo * std, hi: factor * range.hi * std } : null;
+}
+
+/**
  * Forecasts (original units, [count, 6] over `w`) with each correction clamped to factor x range:
  * pred in [yOffset + factor * lo * std, yOffset + factor * hi * std]. A copy; factor 0 or no range
  * returns the forecasts unchanged (a copy too, so callers may keep both).
  */
 export function boundForecasts(pred: Float32Array, w: Pick<RegionWindows, 'yOffset'>, std: number, range: CorrectionRange | null, factor: number): Float32Array {
   const out = pred.slice();
-  if (!range || factor <= 0) return out;
-  const lo = factor * range.lo * std;
-  const hi = factor * range.hi * std;
+  const limits = correctionLimits(range, factor, std);
+  if (!limits) return out;
+  const { lo, hi } = limits;
   for (let i = 0; i < out.length; i++) {
     const base = w.yOffset[i]!;
     const v = out[i]!;

@@ -18,6 +18,7 @@ import { writeSafetensors, type SafeTensor } from '../util/safetensors.js';
 import { autoChoice, GPD_AUTO, loadRunModels, resolveForecastMethod, type ForecastMethod } from './forecast.js';
 import { RunFolder } from './run-folder.js';
 import { IN_STEPS, OUT_STEPS } from '../data/task.js';
+import { correctionLimits } from '../train/correction-bound.js';
 
 export interface ExportResult {
   dir: string;
@@ -94,8 +95,7 @@ export function exportRun(runDir: string, outDir: string, opts: { method?: strin
       const adjacency: number[][] = [];
       for (let a = 0; a < g.n; a++) adjacency.push(Array.from(g.adjacency.subarray(a * g.n, (a + 1) * g.n)));
       // The forecast bound in original units around offset_h (train/correction-bound.ts), as gpd scores and forecasts.
-      const factor = saved.config.data.correctionBound;
-      const bound = g.correction && factor > 0 ? { lo: factor * g.correction.lo * t.norm.std, hi: factor * g.correction.hi * t.norm.std } : null;
+      const bound = correctionLimits(g.correction, saved.config.data.correctionBound, t.norm.std);
       return { id: g.id, index: g.region, file, method: m, nodes: g.nodes.map((n) => t.nodeIds[n]!), adjacency, correctionBound: bound, validation: models.validation(g.region)[m] ?? null };
     });
     const mapped = new Set(interop.mapping.map((e) => e.refName));
