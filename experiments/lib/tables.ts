@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { acrossSettings, aggregate, groupRecords, headline, maeTable, summary, table, verdictLines, verdicts, type Agg } from './aggregate.js';
 import { skippedKLines, type SkippedK } from './cities.js';
 import { modelLabel, settingsPhrase, type RunRecord } from './records.js';
-import { GWN_VARIANT, type BudgetName } from './settings.js';
+import { GWN_OVERRIDES, GWN_VARIANT, type BudgetName } from './settings.js';
 import { ablations, describeRun, fullVariants, variantsOverSeeds, type TableContext } from './variant-tables.js';
 
 export interface FolderTablesInput extends TableContext {
@@ -63,7 +63,7 @@ export function gwnSection(records: RunRecord[], gwn: Record<string, Agg>, sourc
   return [
     `## ${modelLabel('gwn')}: MAE (mean ± std over seeds), ${sourcesLabel}, K = 3`,
     '',
-    `${settingsPhrase(runs)}; seeds ${seeds.join(', ')}; ${budgets} budget; variant \`${GWN_VARIANT}\` (bank.model=gwn, its own bank), everything else as the main runs.`,
+    `${settingsPhrase(runs)}; seeds ${seeds.join(', ')}; ${budgets} budget; variant \`${GWN_VARIANT}\` (${GWN_OVERRIDES.join(', ')}, its own bank), everything else as the main runs.`,
     '',
     ...maeTable(gwn),
     '',

@@ -106,6 +106,7 @@ export async function buildBank(opts: BuildBankOptions): Promise<BuildBankResult
     minStepsPerEpoch: config.minStepsPerEpoch,
     encodingFitDays: bank.encodingFitDays ?? null,
     maxRegions: bank.maxRegions ?? null,
+    maxWindowsPerEpoch: config.maxWindowsPerEpoch ?? null,
   };
   const cities: BankCity[] = opts.cities.map((c) => ({ id: c.id, N: c.N, T: c.T, regions: Math.min(c.N, bank.maxRegions ?? c.N) }));
   const dir = opts.dir;

@@ -25,6 +25,8 @@ export interface BankInspectSummary {
   baseline: string;
   /** Days of the blocks the encoding was fitted on (null: the whole training part). */
   encodingFitDays: number | null;
+  /** Training windows drawn per region and epoch (null: all). */
+  maxWindowsPerEpoch: number | null;
   complete: boolean;
   regions: number;
   perCity: { city: string; regions: number; planned: number; valMae: Distribution; haValMae: Distribution; beatsHa: number }[];
@@ -120,6 +122,7 @@ export function inspectBank(dir: string): BankInspectSummary {
     seed: settings.seed,
     baseline: settings.baseline,
     encodingFitDays: settings.encodingFitDays,
+    maxWindowsPerEpoch: settings.maxWindowsPerEpoch,
     complete: bank.complete,
     regions: entries.length,
     perCity: bank.index.cities.map((c) => {
@@ -147,7 +150,7 @@ const dist = (d: Distribution, digits = 4) => `min ${f(d.min, digits)}  median $
 export function formatBankInspect(s: BankInspectSummary): string {
   const lines: string[] = [];
   lines.push(`bank ${s.dir}`);
-  lines.push(`model ${s.model}  init ${s.init}  layout ${s.layoutHash}  params ${s.paramCount}  seed ${s.seed}  baseline ${s.baseline}${s.encodingFitDays === null ? '' : ` fitted on ${s.encodingFitDays}-day blocks`}`);
+  lines.push(`model ${s.model}  init ${s.init}  layout ${s.layoutHash}  params ${s.paramCount}  seed ${s.seed}  baseline ${s.baseline}${s.encodingFitDays === null ? '' : ` fitted on ${s.encodingFitDays}-day blocks`}${s.maxWindowsPerEpoch === null ? '' : `  at most ${s.maxWindowsPerEpoch} windows per region and epoch`}`);
   lines.push(`regions ${s.regions}${s.complete ? '' : ' (incomplete: rerun the build to finish)'}`);
   for (const c of s.perCity) {
     lines.push(`  ${c.city}: ${c.regions}/${c.planned} regions, val MAE median ${f(c.valMae.median)} (HA ${f(c.haValMae.median)}), beats HA ${f(c.beatsHa, 2)}`);

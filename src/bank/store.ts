@@ -50,6 +50,8 @@ export type BankSettings = Pick<BankConfig, 'model' | 'init' | 'epochs' | 'batch
   encodingFitDays: number | null;
   /** Regions 0..maxRegions-1 of each city (null = all). */
   maxRegions: number | null;
+  /** Training windows drawn per region and epoch (null = all). Banks written before this field existed read as null. */
+  maxWindowsPerEpoch: number | null;
 };
 
 export interface BankCity {
@@ -146,6 +148,7 @@ export function readIndex(dir: string): BankIndex {
   if (idx.settings && idx.settings.encodingFitDays === undefined) idx.settings.encodingFitDays = null;
   // Banks written before the option existed trained plain epochs.
   if (idx.settings && idx.settings.minStepsPerEpoch === undefined) idx.settings.minStepsPerEpoch = 1;
+  if (idx.settings && idx.settings.maxWindowsPerEpoch === undefined) idx.settings.maxWindowsPerEpoch = null;
   for (const e of idx.entries ?? []) reviveEntry(e);
   reviveMetric(idx.shared?.val);
   return idx;

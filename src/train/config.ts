@@ -27,6 +27,14 @@ const fields = {
       .describe(
         'an epoch is at least this many steps (repeated reshuffled passes): 3 hourly days hold ~40 windows, one step per epoch',
       ),
+  maxWindowsPerEpoch: () =>
+    z
+      .number()
+      .int()
+      .positive()
+      .describe(
+        "an epoch draws at most this many of each dataset's training windows (a fresh random draw every epoch): a year of data costs what a season does; default: all",
+      ),
 };
 
 /**
@@ -44,6 +52,7 @@ export const TrainFields = z
     evalEvery: fields.evalEvery().default(1),
     lossSpace: fields.lossSpace().default('original'),
     minStepsPerEpoch: fields.minStepsPerEpoch().default(1),
+    maxWindowsPerEpoch: fields.maxWindowsPerEpoch().optional(),
   })
   .strict();
 export type TrainConfig = z.output<typeof TrainFields>;
@@ -64,6 +73,8 @@ export function trainSection(d: Budget) {
     evalEvery: fields.evalEvery().default(loop.evalEvery),
     lossSpace: fields.lossSpace().default(loop.lossSpace),
     minStepsPerEpoch: fields.minStepsPerEpoch().default(loop.minStepsPerEpoch),
+    // No default: absent means every window, and leaves every existing config (and bank key) as it was.
+    maxWindowsPerEpoch: fields.maxWindowsPerEpoch().optional(),
   });
 }
 

@@ -60,16 +60,22 @@ interface Batch {
   idx: number[];
 }
 
-/** Shuffled mini-batches over every dataset's training windows (drop-last, as the reference). */
-function planEpoch(datasets: RegionDataset[], batchSize: number, rng: Rng): Batch[] {
+/**
+ * Shuffled mini-batches over every dataset's training windows (drop-last, as the reference). With
+ * `maxWindows`, a dataset holding more windows contributes only the first `maxWindows` of its shuffled
+ * order: a fresh random draw each epoch. A dataset within the cap is planned exactly as without one
+ * (same draws from `rng`), so a cap that does not bind changes nothing.
+ */
+function planEpoch(datasets: RegionDataset[], batchSize: number, rng: Rng, maxWindows?: number): Batch[] {
   const batches: Batch[] = [];
   datasets.forEach((d, ds) => {
     const count = d.train.count;
     if (count === 0) return;
     const order = rng.permutation(count);
+    const used = maxWindows === undefined ? count : Math.min(count, maxWindows);
     // A dataset smaller than one batch still trains, on one short batch.
-    const full = Math.max(1, Math.floor(count / batchSize));
-    for (let b = 0; b < full; b++) batches.push({ ds, idx: order.slice(b * batchSize, Math.min(count, (b + 1) * batchSize)) });
+    const full = Math.max(1, Math.floor(used / batchSize));
+    for (let b = 0; b < full; b++) batches.push({ ds, idx: order.slice(b * batchSize, Math.min(used, (b + 1) * batchSize)) });
   });
   return rng.shuffle(batches);
 }
@@ -143,8 +149,8 @@ export async function fitForecaster(
     let epoch = 0;
     while (epoch < cfg.epochs) {
       epoch++;
-      const plan = planEpoch(datasets, cfg.batchSize, shuffleRng);
-      while (plan.length > 0 && plan.length < cfg.minStepsPerEpoch) plan.push(...planEpoch(datasets, cfg.batchSize, shuffleRng));
+      const plan = planEpoch(datasets, cfg.batchSize, shuffleRng, cfg.maxWindowsPerEpoch);
+      while (plan.length > 0 && plan.length < cfg.minStepsPerEpoch) plan.push(...planEpoch(datasets, cfg.batchSize, shuffleRng, cfg.maxWindowsPerEpoch));
       for (const [bi, batch] of plan.entries()) {
         if (hooks.shouldStop?.()) throw new Cancelled('training');
         if (hooks.yieldEveryStep) await new Promise((r) => setImmediate(r));

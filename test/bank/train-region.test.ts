@@ -119,6 +119,19 @@ test('minStepsPerEpoch repeats reshuffled passes so a tiny few-shot set still ge
   await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, minStepsPerEpoch: 0 } }, 1), /minStepsPerEpoch must be a positive integer, got 0/);
 });
 
+test('maxWindowsPerEpoch draws a fresh subset each epoch; a cap that does not bind changes nothing', async () => {
+  const plain = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5 } }, 1);
+  const windows = regionDataset(city!, prep, 1).train.count;
+  const loose = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5, maxWindowsPerEpoch: windows } }, 1);
+  assert.deepEqual(loose.params, plain.params, 'a cap at the window count trains bit-identically');
+  const cap = 2 * config.batchSize;
+  assert.ok(windows >= 3 * cap, `the synthetic region holds ${windows} windows`);
+  const capped = await trainRegionJob({ ...ctx, config: { ...config, epochs: 2, patience: 5, maxWindowsPerEpoch: cap } }, 1);
+  assert.equal(capped.steps, capped.epochsRun * 2, 'two full batches per epoch');
+  assert.notDeepEqual(capped.params, plain.params);
+  await assert.rejects(trainRegionJob({ ...ctx, config: { ...config, maxWindowsPerEpoch: 0 } }, 1), /maxWindowsPerEpoch must be a positive integer, got 0/);
+});
+
 test('no observed validation target: training says it is unvalidated, runs its whole budget and keeps the last epoch', async () => {
   const ds = regionDataset(city!, prep, 0);
   const blind = { ...ds, val: { ...ds.val, yMask: new Uint8Array(ds.val.yMask.length) } };
