@@ -13,6 +13,7 @@ import { JobsFailed, type JobEngine, type RegionJob } from './jobs.js';
 import { BANK_REGION_JOB, runBankRegion, type BankRegionPayload } from './region-payload.js';
 import { sliceCityPrep, sliceRegion } from './region-slice.js';
 import { trainSharedModel } from './shared-model.js';
+import { readSharedCheckpoint, removeSharedCheckpoint, writeSharedCheckpoint } from './shared-checkpoint.js';
 import {
   SHARED_FILE,
   entryKey,
@@ -158,6 +159,7 @@ async function fillBank(ctx: BuildContext): Promise<BuildBankResult> {
       sharedVector = readVector(dir, shared.file, settings.paramCount, settings.layoutHash);
     } else {
       const sharedEpochs = settings.sharedEpochs!;
+      const resume = readSharedCheckpoint(dir, settings.paramCount, settings.layoutHash, opts.onWarning);
       const r = await trainSharedModel({
         cities: opts.cities,
         preps,
@@ -168,6 +170,8 @@ async function fillBank(ctx: BuildContext): Promise<BuildBankResult> {
         hooks: {
           shouldStop: () => opts.signal?.aborted === true,
           yieldEveryStep: true,
+          ...(resume ? { resume } : {}),
+          onCheckpoint: (c) => writeSharedCheckpoint(dir, c, settings.layoutHash),
           onEpoch: (epoch, epochs, loss) => progress?.({ task: `${task} shared model`, done: epoch, total: epochs, detail: Number.isNaN(loss) ? undefined : `val loss ${loss.toFixed(4)}` }),
           // Fractional epochs between validations (the renderer throttles; this is cheap).
           onStep: (i, n, epoch) => {
@@ -177,6 +181,7 @@ async function fillBank(ctx: BuildContext): Promise<BuildBankResult> {
       });
       shared = { file: SHARED_FILE, epochsRun: r.epochsRun, bestEpoch: r.bestEpoch, steps: r.steps, val: r.val, timings: { trainMs: r.trainMs } };
       writeShared(dir, shared, r.params, settings.layoutHash);
+      removeSharedCheckpoint(dir);
       sharedVector = r.params;
       writeIndexNow();
     }

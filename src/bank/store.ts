@@ -5,6 +5,7 @@
  *   <dir>/regions/<city>/r<index>.safetensors   one region's flat vector ("params", F32 [P]) with its
  *                                          entry (metrics, seed, timings) as JSON in the metadata
  *   <dir>/shared.safetensors               warm init only: the jointly trained shared model
+ *   <dir>/shared.checkpoint.safetensors    while the shared model trains: its last finished epoch
  *
  * The region files are the source of truth: each is written atomically when its region finishes,
  * so a killed build resumes by skipping regions whose file exists; index.json is a summary rewritten
@@ -20,6 +21,7 @@ import type { BaselineKind } from '../data/encoding.js';
 import type { BankConfig } from './config.js';
 import type { Metric2 } from '../train/predict.js';
 import type { ModelName } from '../models/registry.js';
+import { SHARED_CHECKPOINT_FILE, removeSharedCheckpoint } from './shared-checkpoint.js';
 
 export const BANK_FORMAT = 'gpd-bank';
 export const BANK_FORMAT_VERSION = 1;
@@ -205,15 +207,16 @@ export function openBank(
     resuming = diff.length === 0;
     if (resuming) shared = old.shared;
   }
+  if (!resuming) removeSharedCheckpoint(dir);
   if (!resuming) writeIndex(dir, { format: BANK_FORMAT, version: BANK_FORMAT_VERSION, settings, cities, complete: false, shared: null, entries: [] });
   removeTempFiles(dir);
   if (shared && !usableShared(dir, shared.file, settings, onWarning)) shared = null;
   return { finished: scanEntries(dir, cities, settings.layoutHash, 'remove', onWarning), shared };
 }
 
-/** Whether any vector (a region's or the shared model) is stored: a folder without one holds nothing to keep. */
+/** Whether any vector (a region's, the shared model or its checkpoint) is stored: a folder without one holds nothing to keep. */
 export function bankHoldsVectors(dir: string): boolean {
-  if (existsSync(join(dir, SHARED_FILE))) return true;
+  if (existsSync(join(dir, SHARED_FILE)) || existsSync(join(dir, SHARED_CHECKPOINT_FILE))) return true;
   const regions = join(dir, 'regions');
   if (!existsSync(regions)) return false;
   return readdirSync(regions, { withFileTypes: true }).some((d) => d.isDirectory() && readdirSync(join(regions, d.name)).some((f) => f.endsWith('.safetensors')));

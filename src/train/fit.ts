@@ -16,11 +16,11 @@ import { tf } from '../runtime/backend.js';
 import { IN_FEATURES, IN_STEPS, OUT_STEPS } from '../data/task.js';
 import type { RegionWindows } from '../data/windows.js';
 import type { Forecaster } from '../models/types.js';
-import { Rng } from '../util/prng.js';
+import type { Rng, RngState } from '../util/prng.js';
 import { Cancelled } from '../util/progress.js';
 import { trainConfigOf, type TrainOptions } from './config.js';
 import type { RegionDataset } from './dataset.js';
-import { FlatAdam, variableFrom } from './optimizer.js';
+import { FlatAdam, variableFrom, type AdamState } from './optimizer.js';
 import { evaluateWindows } from './predict.js';
 
 export interface FitResult {
@@ -51,8 +51,32 @@ export interface FitHooks {
    * regions is thousands of steps (minutes), too long to go without a progress report.
    */
   onStep?: (stepInEpoch: number, stepsInEpoch: number, epoch: number) => void;
-  /** Every validation loss, the initial parameters' first. */
+  /** Every validation loss, the initial parameters' first (not repeated on a resume). */
   onValidate?: (loss: number) => void;
+  /**
+   * After every epoch that does not end the fit: the state to continue from. A long fit (a shared model
+   * over a year of data is an hour of Graph WaveNet) stores it so a killed build loses one epoch at most.
+   */
+  onCheckpoint?: (checkpoint: FitCheckpoint) => void;
+  /** Continue from a checkpoint of the same fit (model, datasets, init, config and rng): the result is bit-identical. */
+  resume?: FitCheckpoint;
+}
+
+/** Everything the loop carries from one epoch to the next. */
+export interface FitCheckpoint {
+  /** Epochs completed. */
+  epoch: number;
+  step: number;
+  trainMs: number;
+  params: Float32Array;
+  best: Float32Array;
+  /** Infinity while nothing finite was seen. */
+  bestLoss: number;
+  bestEpoch: number;
+  /** Validations without improvement so far (early stopping). */
+  bad: number;
+  adam: AdamState;
+  shuffle: RngState;
 }
 
 interface Batch {
@@ -115,12 +139,18 @@ export async function fitForecaster(
 ): Promise<FitResult> {
   const cfg = trainConfigOf(config);
   if (init.length !== model.layout.size) throw new Error(`${model.name}: initial vector has ${init.length} values, the layout needs ${model.layout.size}`);
-  const t0 = performance.now();
+  const resume = hooks.resume;
+  if (resume && resume.params.length !== init.length) throw new Error(`${model.name}: checkpoint holds ${resume.params.length} values, the layout needs ${init.length}`);
+  const t0 = performance.now() - (resume?.trainMs ?? 0);
   const shuffleRng = rng.fork('shuffle');
-  const params = variableFrom(tf.tensor1d(init), true);
+  const params = variableFrom(tf.tensor1d(resume?.params ?? init), true);
   const adam = new FlatAdam(init.length, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  if (resume) {
+    adam.restore(resume.adam);
+    shuffleRng.restore(resume.shuffle);
+  }
   const adjs = datasets.map((d) => tf.tensor2d(d.adjacency, [d.n, d.n]));
-  let step = 0;
+  let step = resume?.step ?? 0;
 
   // Observed validation targets do not depend on the parameters: count them once. With none, there is
   // nothing to select on, and the loop below says so (validated = false) instead of comparing NaNs.
@@ -140,13 +170,20 @@ export async function fitForecaster(
   const comparable = (loss: number) => (Number.isNaN(loss) ? Infinity : loss);
 
   try {
-    let best = init.slice();
-    let bestLoss = validate();
-    hooks.onValidate?.(bestLoss);
-    bestLoss = comparable(bestLoss);
-    let bestEpoch = 0;
-    let bad = 0;
-    let epoch = 0;
+    let best: Float32Array;
+    let bestLoss: number;
+    if (resume) {
+      best = resume.best.slice();
+      bestLoss = resume.bestLoss;
+    } else {
+      best = init.slice();
+      bestLoss = validate();
+      hooks.onValidate?.(bestLoss);
+      bestLoss = comparable(bestLoss);
+    }
+    let bestEpoch = resume?.bestEpoch ?? 0;
+    let bad = resume?.bad ?? 0;
+    let epoch = resume?.epoch ?? 0;
     while (epoch < cfg.epochs) {
       epoch++;
       const plan = planEpoch(datasets, cfg.batchSize, shuffleRng, cfg.maxWindowsPerEpoch);
@@ -193,6 +230,10 @@ export async function fitForecaster(
         }
       } else {
         hooks.onEpoch?.(epoch, cfg.epochs, NaN);
+      }
+      if (hooks.onCheckpoint && epoch < cfg.epochs) {
+        const now = (params.dataSync() as Float32Array).slice();
+        hooks.onCheckpoint({ epoch, step, trainMs: performance.now() - t0, params: now, best, bestLoss, bestEpoch, bad, adam: adam.snapshot(), shuffle: shuffleRng.state() });
       }
     }
     return { params: best, epochsRun: epoch, bestEpoch, bestValLoss: Number.isFinite(bestLoss) ? bestLoss : NaN, validated, steps: step, trainMs: performance.now() - t0 };

@@ -20,6 +20,12 @@ export interface AdamOptions {
   eps?: number;
 }
 
+export interface AdamState {
+  m: Float32Array;
+  v: Float32Array;
+  t: number;
+}
+
 /**
  * Adam on one flat parameter vector with PyTorch's semantics (torch.optim.Adam): weight decay is an
  * L2 term added to the gradient (not AdamW), bias-corrected moments, eps added to sqrt(v_hat).
@@ -58,6 +64,20 @@ export class FlatAdam {
       const denom = tf.add(tf.div(tf.sqrt(this.v), Math.sqrt(bc2)), this.eps);
       params.assign(tf.sub(params, tf.mul(tf.div(this.m, denom), this.lr / bc1)));
     });
+  }
+
+  /** The moments and step count (a checkpoint); `restore` continues from exactly there. */
+  snapshot(): AdamState {
+    return { m: (this.m.dataSync() as Float32Array).slice(), v: (this.v.dataSync() as Float32Array).slice(), t: this.t };
+  }
+
+  restore(state: AdamState): void {
+    if (state.m.length !== this.m.size || state.v.length !== this.v.size) throw new Error(`Adam state holds ${state.m.length} values, the optimiser ${this.m.size}`);
+    tf.tidy(() => {
+      this.m.assign(tf.tensor1d(state.m));
+      this.v.assign(tf.tensor1d(state.v));
+    });
+    this.t = state.t;
   }
 
   dispose(): void {

@@ -4,6 +4,12 @@
  * independent stream per purpose (per region, per city...) so adding a consumer does not shift
  * the numbers every other consumer sees.
  */
+/** An Rng's position: its four state words and a pending normal draw. */
+export interface RngState {
+  s: [number, number, number, number];
+  spareNormal: number | null;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -105,6 +111,16 @@ export class Rng {
   /** A permutation of 0..n-1. */
   permutation(n: number): number[] {
     return this.shuffle(Array.from({ length: n }, (_, i) => i));
+  }
+
+  /** Where the stream stands (a checkpoint); `restore` continues from exactly there. */
+  state(): RngState {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  restore(state: RngState): void {
+    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.spareNormal = state.spareNormal;
   }
 
   /** An independent stream derived from this one's seed and a label (does not advance this stream). */

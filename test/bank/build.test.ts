@@ -135,6 +135,37 @@ test('warm init: the shared model is trained once, stored, and is every region\'
   assert.notDeepEqual(bank.shared, reference.vectors[0]);
 });
 
+test('a build killed inside the shared model resumes at its last finished epoch, bit-identical to an uninterrupted one', async () => {
+  const warm: BuildBankOptions = { ...base('shared-whole'), init: 'warm', epochs: 0, sharedEpochs: 3 };
+  await buildBank(warm);
+  const whole = loadBank(warm.dir);
+
+  const opts: BuildBankOptions = { ...warm, dir: join(root, 'shared-killed') };
+  const ckpt = join(opts.dir, 'shared.checkpoint.safetensors');
+  const ac = new AbortController();
+  let sawCheckpoint = false;
+  // Abort in the middle of epoch 2: epoch 1's checkpoint is on disk by then.
+  const midEpoch2 = (e: { task: string; done: number }) => {
+    if (e.task.endsWith('shared model') && e.done > 1 && e.done < 2 && !ac.signal.aborted) {
+      sawCheckpoint = existsSync(ckpt);
+      ac.abort();
+    }
+  };
+  await assert.rejects(buildBank({ ...opts, signal: ac.signal, onProgress: midEpoch2 }), (e: Error) => e.name === 'Cancelled');
+  assert.ok(sawCheckpoint, 'a checkpoint was written after epoch 1');
+  assert.ok(existsSync(ckpt) && !existsSync(join(opts.dir, 'shared.safetensors')));
+  // The checkpoint is work kept: a build with other settings does not overwrite it.
+  await assert.rejects(buildBank({ ...opts, sharedEpochs: 4 }), /different settings \(sharedEpochs: 3 -> 4\)/);
+
+  const epochsSeen: number[] = [];
+  await buildBank({ ...opts, onProgress: (e) => { if (e.task.endsWith('shared model') && Number.isInteger(e.done)) epochsSeen.push(e.done); } });
+  assert.deepEqual(epochsSeen, [2, 3], 'the resumed fit runs only the epochs left');
+  assert.equal(existsSync(ckpt), false, 'the checkpoint is removed once the shared model is stored');
+  const resumed = loadBank(opts.dir);
+  assert.deepEqual(resumed.shared, whole.shared);
+  assert.deepEqual({ ...resumed.index.shared!, timings: null }, { ...whole.index.shared!, timings: null });
+});
+
 test('a bank on the seasonal baseline records it; an index written before the field existed reads as none', async () => {
   const opts: BuildBankOptions = { ...base('seasonal'), epochs: 1, maxRegions: 2, baseline: 'seasonal-ar' };
   await buildBank(opts);
