@@ -1,0 +1,114 @@
+/**
+ * How much can any source vector do zero-shot on a new city? A ceiling for the generator, measured on
+ * data before every test period (PROTOCOL.md):
+ *
+ *   npm run experiments:bank-ceiling -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>]
+ *
+ * Each city is cut to the part before its test period and treated as a few-shot target of its own
+ * (experiments/lib/pseudo-target.ts), with the bank its family run took its sources from (the other
+ * city of its family; read from <runs>/<city>__family__k3__s1__main). On a seeded sample of regions,
+ * every vector of that bank is run zero-shot on the pseudo-test (correction bound x1, the default), beside
+ * random init (the seasonal baseline's forecast, near enough) and the bank mean. Printed per city:
+ * the mean MAE of random init, the bank mean, the bank vector each region would pick on its K few-shot
+ * days (a legitimate selection), and the best bank vector per region picked on the pseudo-test itself
+ * (an oracle: a ceiling, not a method), and how many region-vector pairs beat random init. A generator
+ * that reproduced the right bank vector for every region could do no better than the oracle row; the
+ * K-day row is what choosing among them with a target's own days can do.
+ *
+ * `--bank own` runs the city's OWN bank instead (the one its family partner's run used): a diagnostic
+ * that separates "another city" from "the K-day regime". It leaks (that bank trained on the city's
+ * first 80%, which holds the pseudo-test), so it flatters the own vectors; the output says so.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
+import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
+import { ALL_CITIES, FAMILIES, ROOT, cityManifest, familyOf } from './lib/settings.js';
+import { predictWindows } from '../src/train/predict.js';
+import { boundForecasts, fewShotCorrectionRange } from '../src/train/correction-bound.js';
+import { loadBank, type LoadedBank } from '../src/bank/store.js';
+import { meanVector } from '../src/transfer/inits.js';
+import { maskedMetrics } from '../src/metrics/metrics.js';
+import type { RegionWindows } from '../src/data/windows.js';
+
+const { values: args } = parseArgs({
+  options: {
+    cities: { type: 'string', default: ALL_CITIES.join(',') },
+    regions: { type: 'string', default: '24' },
+    k: { type: 'string', default: '3' },
+    runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
+    bank: { type: 'string', default: 'family' },
+  },
+});
+if (args.bank !== 'family' && args.bank !== 'own') throw new Error(`--bank expects family or own, got "${args.bank}"`);
+/** Whose run's bank to read: the city's own run (its family sources) or its partner's (the city itself). */
+const bankRun = (city: string) => (args.bank === 'own' ? FAMILIES[familyOf(city)!]!.find((c) => c !== city)! : city);
+
+/** The bank the city's family run (seed 1, K = 3) took its sources from. */
+function familyBank(city: string): LoadedBank | null {
+  const cfgFile = join(args.runs!, `${city}__family__k3__s1__main`, 'config.json');
+  if (!existsSync(cfgFile)) return null;
+  const dir = (JSON.parse(readFileSync(cfgFile, 'utf8')) as { config: { bank: { dir?: string } } }).config.bank.dir;
+  return dir && existsSync(dir) ? loadBank(dir) : null;
+}
+
+await initBackend();
+const model = createForecaster('stgcn');
+const cfg = FinetuneConfig.parse({});
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const gains: { city: string; oracle: number; picked: number; bankMean: number }[] = [];
+console.log(`$ npm run experiments:bank-ceiling   # STGCN, ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; vectors from the ${args.bank === 'own' ? "cities' OWN banks (leaky diagnostic: each trained on its city's first 80%, which holds the pseudo-test)" : 'family banks'} of ${relative(ROOT, args.runs!)}\n`);
+for (const name of args.cities!.split(',')) {
+  const bank = familyBank(bankRun(name));
+  if (!bank) {
+    console.log(`${name}: no family bank found under ${args.runs} (skipped)`);
+    continue;
+  }
+  const city = beforeTest(loadCity(cityManifest(name)));
+  const prep = prepareTarget(city, Number(args.k), 0, 'seasonal-ar', cfg.holdout);
+  const regions = pseudoTargetRegions(city, Number(args.regions));
+  const bankMean = meanVector(bank.vectors);
+  const rows = { random: [] as number[], bankMean: [] as number[], picked: [] as number[], oracle: [] as number[] };
+  let beating = 0;
+  let regionsWithOne = 0;
+  for (const region of regions) {
+    const t = targetRegion(prep, region);
+    const range = fewShotCorrectionRange(t.dataset);
+    const score = (p: Float32Array, w: RegionWindows, bounded: boolean) => {
+      const pred = predictWindows(model, p, t.dataset.adjacency, t.dataset.n, w, t.dataset.norm);
+      return maskedMetrics(bounded ? boundForecasts(pred, w, t.dataset.norm.std, range, 1) : pred, w.yRaw, w.yMask, 6).maeMean;
+    };
+    // The few-shot days as one score: training and validation windows, weighted by their counts.
+    const fewShot = (p: Float32Array) => {
+      const { train, val } = t.dataset;
+      const parts = [train, val].filter((w) => w.count > 0);
+      return parts.reduce((a, w) => a + score(p, w, false) * w.count, 0) / parts.reduce((a, w) => a + w.count, 0);
+    };
+    const random = score(model.layout.init(new Rng(1).fork(`finetune:${city.id}:${region}`).fork('random-init')), t.test, true);
+    const test = bank.vectors.map((v) => score(v, t.test, true));
+    const onK = bank.vectors.map((v) => fewShot(v));
+    const pick = onK.indexOf(Math.min(...onK));
+    rows.random.push(random);
+    rows.bankMean.push(score(bankMean, t.test, true));
+    rows.picked.push(test[pick]!);
+    rows.oracle.push(Math.min(...test));
+    const better = test.filter((m) => m < random).length;
+    beating += better;
+    if (better > 0) regionsWithOne++;
+  }
+  const r = mean(rows.random);
+  const line = (label: string, xs: number[], note = '') => console.log(`  ${label.padEnd(34)} ${mean(xs).toFixed(3)} (${((mean(xs) / r - 1) * 100).toFixed(1)}% vs random init)${note}`);
+  console.log(`${name} (bank of ${bank.index.cities.map((c) => c.id).join('+')}, ${bank.vectors.length} vectors; ${regions.length} regions)`);
+  console.log(`  ${'random init'.padEnd(34)} ${r.toFixed(3)}`);
+  line('bank mean zero-shot', rows.bankMean);
+  line('bank vector picked on the K days', rows.picked);
+  line('best bank vector (oracle)', rows.oracle, ' <- picked on the pseudo-test: a ceiling');
+  console.log(`  region-vector pairs beating random init: ${beating}/${regions.length * bank.vectors.length}; regions where some vector does: ${regionsWithOne}/${regions.length}`);
+  gains.push({ city: name, oracle: mean(rows.oracle) / r - 1, picked: mean(rows.picked) / r - 1, bankMean: mean(rows.bankMean) / r - 1 });
+}
+if (gains.length > 0) {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  console.log(`\nmean change against random init over ${gains.length} cities: bank mean ${pct(mean(gains.map((g) => g.bankMean)))}, picked on the K days ${pct(mean(gains.map((g) => g.picked)))}, oracle ${pct(mean(gains.map((g) => g.oracle)))}`);
+}
