@@ -19,40 +19,19 @@
  * that separates "another city" from "the K-day regime". It leaks (that bank trained on the city's
  * first 80%, which holds the pseudo-test), so it flatters the own vectors; the output says so.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
+import { loadCity, initBackend, createForecaster, FinetuneConfig } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
-import { ALL_CITIES, FAMILIES, ROOT, cityManifest, familyOf } from './lib/settings.js';
-import { predictWindows } from '../src/train/predict.js';
-import { boundForecasts, fewShotCorrectionRange } from '../src/train/correction-bound.js';
-import { loadBank, type LoadedBank } from '../src/bank/store.js';
+import { PSEUDO_TARGET_OPTIONS, beforeTest, familyRunBank, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { FAMILIES, ROOT, cityManifest, familyOf } from './lib/settings.js';
 import { meanVector } from '../src/transfer/inits.js';
-import { maskedMetrics } from '../src/metrics/metrics.js';
-import type { RegionWindows } from '../src/data/windows.js';
+import { regionRng } from '../src/transfer/region-eval.js';
 
-const { values: args } = parseArgs({
-  options: {
-    cities: { type: 'string', default: ALL_CITIES.join(',') },
-    regions: { type: 'string', default: '24' },
-    k: { type: 'string', default: '3' },
-    runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
-    bank: { type: 'string', default: 'family' },
-  },
-});
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, bank: { type: 'string', default: 'family' } } });
 if (args.bank !== 'family' && args.bank !== 'own') throw new Error(`--bank expects family or own, got "${args.bank}"`);
 /** Whose run's bank to read: the city's own run (its family sources) or its partner's (the city itself). */
 const bankRun = (city: string) => (args.bank === 'own' ? FAMILIES[familyOf(city)!]!.find((c) => c !== city)! : city);
-
-/** The bank the city's family run (seed 1, K = 3) took its sources from. */
-function familyBank(city: string): LoadedBank | null {
-  const cfgFile = join(args.runs!, `${city}__family__k3__s1__main`, 'config.json');
-  if (!existsSync(cfgFile)) return null;
-  const dir = (JSON.parse(readFileSync(cfgFile, 'utf8')) as { config: { bank: { dir?: string } } }).config.bank.dir;
-  return dir && existsSync(dir) ? loadBank(dir) : null;
-}
 
 await initBackend();
 const model = createForecaster('stgcn');
@@ -61,7 +40,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const gains: { city: string; oracle: number; picked: number; bankMean: number }[] = [];
 console.log(`$ npm run experiments:bank-ceiling   # STGCN, ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; vectors from the ${args.bank === 'own' ? "cities' OWN banks (leaky diagnostic: each trained on its city's first 80%, which holds the pseudo-test)" : 'family banks'} of ${relative(ROOT, args.runs!)}\n`);
 for (const name of args.cities!.split(',')) {
-  const bank = familyBank(bankRun(name));
+  const bank = familyRunBank(args.runs!, bankRun(name));
   if (!bank) {
     console.log(`${name}: no family bank found under ${args.runs} (skipped)`);
     continue;
@@ -74,24 +53,13 @@ for (const name of args.cities!.split(',')) {
   let beating = 0;
   let regionsWithOne = 0;
   for (const region of regions) {
-    const t = targetRegion(prep, region);
-    const range = fewShotCorrectionRange(t.dataset);
-    const score = (p: Float32Array, w: RegionWindows, bounded: boolean) => {
-      const pred = predictWindows(model, p, t.dataset.adjacency, t.dataset.n, w, t.dataset.norm);
-      return maskedMetrics(bounded ? boundForecasts(pred, w, t.dataset.norm.std, range, 1) : pred, w.yRaw, w.yMask, 6).maeMean;
-    };
-    // The few-shot days as one score: training and validation windows, weighted by their counts.
-    const fewShot = (p: Float32Array) => {
-      const { train, val } = t.dataset;
-      const parts = [train, val].filter((w) => w.count > 0);
-      return parts.reduce((a, w) => a + score(p, w, false) * w.count, 0) / parts.reduce((a, w) => a + w.count, 0);
-    };
-    const random = score(model.layout.init(new Rng(1).fork(`finetune:${city.id}:${region}`).fork('random-init')), t.test, true);
-    const test = bank.vectors.map((v) => score(v, t.test, true));
-    const onK = bank.vectors.map((v) => fewShot(v));
+    const score = regionScorer(model, targetRegion(prep, region));
+    const random = score.test(model.layout.init(regionRng(1, city.id, region).fork('random-init')));
+    const test = bank.vectors.map(score.test);
+    const onK = bank.vectors.map(score.fewShot);
     const pick = onK.indexOf(Math.min(...onK));
     rows.random.push(random);
-    rows.bankMean.push(score(bankMean, t.test, true));
+    rows.bankMean.push(score.test(bankMean));
     rows.picked.push(test[pick]!);
     rows.oracle.push(Math.min(...test));
     const better = test.filter((m) => m < random).length;

@@ -13,39 +13,23 @@
  * Each model's pseudo-test MAE is printed unbounded and with the bound at several factors, with the
  * ratio to unbounded; the last lines give the mean and worst ratio over cities per factor.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
+import { loadCity, initBackend, createForecaster, FinetuneConfig } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
-import { ALL_CITIES, ROOT, cityManifest } from './lib/settings.js';
+import { PSEUDO_TARGET_OPTIONS, beforeTest, familyRunBank, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { cityManifest } from './lib/settings.js';
 import { finetune } from '../src/train/finetune.js';
-import { predictWindows } from '../src/train/predict.js';
-import { boundForecasts, fewShotCorrectionRange } from '../src/train/correction-bound.js';
-import { loadBank } from '../src/bank/store.js';
 import { meanVector } from '../src/transfer/inits.js';
-import { maskedMetrics } from '../src/metrics/metrics.js';
+import { regionRng } from '../src/transfer/region-eval.js';
 
-const { values: args } = parseArgs({
-  options: {
-    cities: { type: 'string', default: ALL_CITIES.join(',') },
-    regions: { type: 'string', default: '24' },
-    k: { type: 'string', default: '3' },
-    runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
-  },
-});
+const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
 const FACTORS = [0, 1, 1.5, 2, 3];
 const MODELS = ['random_init', 'target_only', 'source_transfer_zero_shot', 'bank_mean_zero_shot'] as const;
 
 /** The shared model and bank mean of the bank the city's family run (seed 1, K = 3) took its sources from. */
 function sourceModels(city: string): { shared: Float32Array; mean: Float32Array; sources: string } | null {
-  const cfgFile = join(args.runs!, `${city}__family__k3__s1__main`, 'config.json');
-  if (!existsSync(cfgFile)) return null;
-  const dir = (JSON.parse(readFileSync(cfgFile, 'utf8')) as { config: { bank: { dir?: string } } }).config.bank.dir;
-  if (!dir || !existsSync(dir)) return null;
-  const bank = loadBank(dir);
-  if (!bank.shared) return null;
+  const bank = familyRunBank(args.runs!, city);
+  if (!bank?.shared) return null;
   return { shared: bank.shared, mean: meanVector(bank.vectors), sources: bank.index.cities.map((c) => c.id).join('+') };
 }
 
@@ -62,18 +46,15 @@ for (const name of args.cities!.split(',')) {
   const add = (k: string, v: number) => sums.set(k, (sums.get(k) ?? 0) + v);
   for (const region of regions) {
     const t = targetRegion(prep, region);
-    const range = fewShotCorrectionRange(t.dataset);
-    const rng = new Rng(1).fork(`finetune:${city.id}:${region}`);
+    const score = regionScorer(model, t);
+    const rng = regionRng(1, city.id, region);
     const init = model.layout.init(rng.fork('random-init'));
     const params: Partial<Record<(typeof MODELS)[number], Float32Array>> = {
       random_init: init,
       target_only: (await finetune(model, init, t.dataset, cfg, rng.fork('target-only'))).params,
       ...(src ? { source_transfer_zero_shot: src.shared, bank_mean_zero_shot: src.mean } : {}),
     };
-    for (const [m, p] of Object.entries(params)) {
-      const pred = predictWindows(model, p, t.dataset.adjacency, t.dataset.n, t.test, t.dataset.norm);
-      for (const f of FACTORS) add(`${m}|${f}`, maskedMetrics(boundForecasts(pred, t.test, t.dataset.norm.std, range, f), t.test.yRaw, t.test.yMask, 6).maeMean);
-    }
+    for (const [m, p] of Object.entries(params)) score.testAt(p, FACTORS).forEach((mae, i) => add(`${m}|${FACTORS[i]}`, mae));
   }
   console.log(`${name}${src ? ` (zero-shot models from ${src.sources})` : ' (no family bank found: zero-shot rows skipped)'}`);
   for (const m of MODELS) {

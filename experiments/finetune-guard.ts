@@ -13,7 +13,7 @@
  * (shrinking on, as by default). Prints one table per city and the mean ratio to the init over cities.
  */
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, FinetuneConfig, Rng } from '../src/index.js';
+import { loadCity, initBackend, createForecaster, FinetuneConfig } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
 import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
 import { ALL_CITIES, cityManifest } from './lib/settings.js';
@@ -24,6 +24,7 @@ import { prescaleToTraining, shrinkToBaseline } from '../src/train/calibrate.js'
 import { windowLosses, clearlyBetter } from '../src/train/finetune.js';
 import { maskedMetrics } from '../src/metrics/metrics.js';
 import { HOLDOUT_KINDS } from '../src/data/splits.js';
+import { regionRng } from '../src/transfer/region-eval.js';
 
 const { values: args } = parseArgs({ options: { cities: { type: 'string', default: ALL_CITIES.join(',') }, regions: { type: 'string', default: '24' }, k: { type: 'string', default: '3' }, finetune: { type: 'string', default: '{}' }, holdouts: { type: 'string', default: HOLDOUT_KINDS.join(',') } } });
 const THRESHOLDS = [0, 0.5, 1, 2, 3];
@@ -48,7 +49,7 @@ for (const name of args.cities!.split(',')) {
     const add = (k: string, v: number) => sums.set(k, (sums.get(k) ?? 0) + v);
     for (const region of regions) {
       const t = targetRegion(prep, region);
-      const rng = new Rng(1).fork(`finetune:${city.id}:${region}`);
+      const rng = regionRng(1, city.id, region);
       const init = model.layout.init(rng.fork('random-init'));
       const start = prescaleToTraining(model, init, t.dataset).params;
       const fit = await fitForecaster(model, [t.dataset], start, trainConfigOf(cfg), rng.fork('target-only'));

@@ -13,30 +13,19 @@
  * validation windows), the better of average and random init on the K days, and the best sample per
  * region picked on the pseudo-test (an oracle, a ceiling).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity, initBackend, createForecaster, Rng } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { beforeTest, pseudoTargetRegions } from './lib/pseudo-target.js';
-import { ALL_CITIES, ROOT, cityManifest } from './lib/settings.js';
-import { predictWindows } from '../src/train/predict.js';
-import { boundForecasts, fewShotCorrectionRange } from '../src/train/correction-bound.js';
-import { maskedMetrics } from '../src/metrics/metrics.js';
+import { PSEUDO_TARGET_OPTIONS, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { ROOT, cityManifest } from './lib/settings.js';
 import { loadGenerator } from '../src/diffusion/generator.js';
 import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
-import { selectPrompts } from '../src/transfer/generate.js';
-import type { GpdConfig } from '../src/config/schema.js';
-import type { RegionWindows } from '../src/data/windows.js';
+import { averageGroups, drawSamples } from '../src/transfer/stages.js';
+import { regionRng } from '../src/transfer/region-eval.js';
 
-const { values: args } = parseArgs({
-  options: {
-    cities: { type: 'string', default: ALL_CITIES.join(',') },
-    regions: { type: 'string', default: '24' },
-    k: { type: 'string', default: '3' },
-    runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
-  },
-});
+const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
 
 await initBackend();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -44,51 +33,39 @@ const ROWS = ['random init', 'average of samples (default)', 'sample picked on t
 const changes = new Map<string, number[]>();
 console.log(`$ npm run experiments:sample-selection   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 for (const name of args.cities!.split(',')) {
-  const runDir = join(args.runs!, `${name}__family__k3__s1__main`);
-  if (!existsSync(join(runDir, 'generator', 'generator.json'))) {
+  const runDir = familyRunDir(args.runs!, name);
+  const cfg = familyRunConfig(args.runs!, name);
+  if (!cfg || !existsSync(join(runDir, 'generator', 'generator.json'))) {
     console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
     continue;
   }
-  const cfg = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: GpdConfig }).config;
   const gen = loadGenerator(join(runDir, 'generator'));
   const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
   const model = createForecaster(cfg.bank.model);
   const city = beforeTest(loadCity(cityManifest(name)));
   const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
   const regions = pseudoTargetRegions(city, Number(args.regions));
-  const use = selectPrompts(regionPrompts(city, spec, prep.split.fewShot), gen.config.prompts.spatial.dim > 0, gen.config.prompts.temporal.dim > 0);
   const S = cfg.sampling.samples;
   const t0 = performance.now();
-  const drawn = gen.generate(
-    { ...(use.spatial ? { spatial: regions.map((r) => use.spatial![r]!) } : {}), ...(use.temporal ? { temporal: regions.map((r) => use.temporal![r]!) } : {}) },
-    { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta, guidance: cfg.sampling.guidance, seed: new Rng(cfg.seed).fork('generate').seed, samples: S },
-  );
+  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream.
+  const drawn = drawSamples(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions);
+  const averages = averageGroups(drawn, S);
   const genSeconds = (performance.now() - t0) / 1000;
   gen.dispose();
   const rows = new Map<string, number[]>(ROWS.map((r) => [r, []]));
   regions.forEach((region, i) => {
-    const t = targetRegion(prep, region);
-    const range = fewShotCorrectionRange(t.dataset);
-    const score = (p: Float32Array, w: RegionWindows, bounded: boolean) => {
-      const pred = predictWindows(model, p, t.dataset.adjacency, t.dataset.n, w, t.dataset.norm);
-      return maskedMetrics(bounded ? boundForecasts(pred, w, t.dataset.norm.std, range, 1) : pred, w.yRaw, w.yMask, 6).maeMean;
-    };
-    const fewShot = (p: Float32Array) => {
-      const parts = [t.dataset.train, t.dataset.val].filter((w) => w.count > 0);
-      return parts.reduce((a, w) => a + score(p, w, false) * w.count, 0) / parts.reduce((a, w) => a + w.count, 0);
-    };
+    const score = regionScorer(model, targetRegion(prep, region));
     const samples = drawn.slice(i * S, (i + 1) * S);
-    const average = new Float32Array(samples[0]!.length);
-    for (const v of samples) v.forEach((x, p) => (average[p] += x / S));
-    const random = model.layout.init(new Rng(cfg.seed).fork(`finetune:${city.id}:${region}`).fork('random-init'));
-    const onK = samples.map(fewShot);
-    const onTest = samples.map((v) => score(v, t.test, true));
-    const avgTest = score(average, t.test, true);
-    const randomTest = score(random, t.test, true);
+    const average = averages[i]!;
+    const random = model.layout.init(regionRng(cfg.seed, city.id, region).fork('random-init'));
+    const onK = samples.map(score.fewShot);
+    const onTest = samples.map(score.test);
+    const avgTest = score.test(average);
+    const randomTest = score.test(random);
     rows.get('random init')!.push(randomTest);
     rows.get('average of samples (default)')!.push(avgTest);
     rows.get('sample picked on the K days')!.push(onTest[onK.indexOf(Math.min(...onK))]!);
-    rows.get('average or random init, on the K days')!.push(fewShot(average) <= fewShot(random) ? avgTest : randomTest);
+    rows.get('average or random init, on the K days')!.push(score.fewShot(average) <= score.fewShot(random) ? avgTest : randomTest);
     rows.get('best sample (oracle)')!.push(Math.min(...onTest));
   });
   const r = mean(rows.get('random init')!);

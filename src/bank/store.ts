@@ -207,8 +207,12 @@ export function openBank(
     resuming = diff.length === 0;
     if (resuming) shared = old.shared;
   }
-  if (!resuming) removeSharedCheckpoint(dir);
-  if (!resuming) writeIndex(dir, { format: BANK_FORMAT, version: BANK_FORMAT_VERSION, settings, cities, complete: false, shared: null, entries: [] });
+  if (!resuming) {
+    // A checkpoint without the index that names its settings (a checkpoint counts as a vector, so a
+    // folder of other settings holding one was refused above) cannot be trusted to be this build's.
+    removeSharedCheckpoint(dir);
+    writeIndex(dir, { format: BANK_FORMAT, version: BANK_FORMAT_VERSION, settings, cities, complete: false, shared: null, entries: [] });
+  }
   removeTempFiles(dir);
   if (shared && !usableShared(dir, shared.file, settings, onWarning)) shared = null;
   return { finished: scanEntries(dir, cities, settings.layoutHash, 'remove', onWarning), shared };

@@ -24,6 +24,14 @@ import type { ValidationScore } from './eval-file.js';
 
 export const TRANSFER_REGION_JOB = 'transfer-region';
 
+/**
+ * A target region's random stream: its random init is the fork 'random-init', each fine-tuning the fork
+ * of its method's label. The pseudo-target experiments draw the same, so their random init is this one.
+ */
+export function regionRng(seed: number, cityId: string, region: number): Rng {
+  return new Rng(seed).fork(`finetune:${cityId}:${region}`);
+}
+
 export interface TransferRegionPayload {
   model: ModelName;
   /** The fine-tuning recipe (train/finetune.ts), resolved. */
@@ -64,7 +72,7 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
   const model = forecasterFor(p.model);
   const { city, prep, node, sub, region } = p.data;
   const { dataset, test } = targetRegion(prep, node, sub);
-  const rng = new Rng(p.seed).fork(`finetune:${city.id}:${region}`);
+  const rng = regionRng(p.seed, city.id, region);
   const warnings: string[] = [];
   const tune = async (init: Float32Array, label: string) => {
     const { params, fit } = await finetune(model, init, dataset, p.finetune, rng.fork(label), {

@@ -61,27 +61,36 @@ export function trainGeneratorOnBank(o: {
 }
 
 /**
- * One generated vector per region in `regions` (all when absent), from those regions' prompts; the
- * generator feeds the prompt kinds it was trained with.
+ * `sampling.samples` drawn vectors per region in `regions` (all when absent), from those regions'
+ * prompts, grouped by region (region i's are rows i*S .. i*S+S-1); the generator feeds the prompt kinds
+ * it was trained with.
  */
-export function generateVectors(gen: Generator, prompts: PromptSet, sampling: SamplingConfig, seed: number, regions?: number[], onProgress?: ProgressFn): Float32Array[] {
+export function drawSamples(gen: Generator, prompts: PromptSet, sampling: SamplingConfig, seed: number, regions?: number[], onProgress?: ProgressFn): Float32Array[] {
   const c = gen.config.prompts;
   const use = selectPrompts(prompts, c.spatial.dim > 0, c.temporal.dim > 0);
   const pick = (rows?: Float32Array[]) => rows && (regions ? regions.map((r) => rows[r]!) : rows);
   const spatial = pick(use.spatial);
   const temporal = pick(use.temporal);
   const S = sampling.samples;
-  const drawn = gen.generate(
+  return gen.generate(
     { ...(spatial ? { spatial } : {}), ...(temporal ? { temporal } : {}) },
     { sampler: sampling.sampler, steps: sampling.steps, eta: sampling.eta, guidance: sampling.guidance, seed, ...(S > 1 ? { samples: S } : {}), onStep: (i, total) => onProgress?.({ task: 'generate', done: i, total }) },
   );
+}
+
+/** The mean of each group of S consecutive vectors (drawSamples' samples of one region). */
+export function averageGroups(drawn: Float32Array[], S: number): Float32Array[] {
   if (S === 1) return drawn;
-  // generate() groups the samples by prompt: average each group.
   return Array.from({ length: drawn.length / S }, (_, i) => {
     const out = new Float32Array(drawn[0]!.length);
     for (let s = 0; s < S; s++) drawn[i * S + s]!.forEach((v, p) => (out[p] += v / S));
     return out;
   });
+}
+
+/** One generated vector per region in `regions` (all when absent): the average of its samples. */
+export function generateVectors(gen: Generator, prompts: PromptSet, sampling: SamplingConfig, seed: number, regions?: number[], onProgress?: ProgressFn): Float32Array[] {
+  return averageGroups(drawSamples(gen, prompts, sampling, seed, regions, onProgress), sampling.samples);
 }
 
 /** Generated vectors [count, P] (and the region of each) in one safetensors file; a non-finite vector is refused. */
