@@ -23,7 +23,7 @@ import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity, initBackend, createForecaster, FinetuneConfig } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, beforeTest, familyRunBank, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunBank, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
 import { FAMILIES, ROOT, cityManifest, familyOf } from './lib/settings.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { regionRng } from '../src/transfer/region-eval.js';
@@ -38,7 +38,7 @@ const model = createForecaster('stgcn');
 const cfg = FinetuneConfig.parse({});
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const gains: { city: string; oracle: number; picked: number; bankMean: number }[] = [];
-console.log(`$ npm run experiments:bank-ceiling   # STGCN, ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; vectors from the ${args.bank === 'own' ? "cities' OWN banks (leaky diagnostic: each trained on its city's first 80%, which holds the pseudo-test)" : 'family banks'} of ${relative(ROOT, args.runs!)}\n`);
+console.log(`${commandLine('experiments:bank-ceiling')}   # STGCN, ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; vectors from the ${args.bank === 'own' ? "cities' OWN banks (leaky diagnostic: each trained on its city's first 80%, which holds the pseudo-test)" : 'family banks'} of ${relative(ROOT, args.runs!)}\n`);
 for (const name of args.cities!.split(',')) {
   const bank = familyRunBank(args.runs!, bankRun(name));
   if (!bank) {

@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCity, initBackend, createForecaster, Rng } from '../src/index.js';
 import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
 import { ROOT, cityManifest } from './lib/settings.js';
 import { loadGenerator } from '../src/diffusion/generator.js';
 import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
@@ -31,7 +31,7 @@ await initBackend();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ROWS = ['random init', 'average of samples (default)', 'sample picked on the K days', 'average or random init, on the K days', 'best sample (oracle)'] as const;
 const changes = new Map<string, number[]>();
-console.log(`$ npm run experiments:sample-selection   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
+console.log(`${commandLine('experiments:sample-selection')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 for (const name of args.cities!.split(',')) {
   const runDir = familyRunDir(args.runs!, name);
   const cfg = familyRunConfig(args.runs!, name);

@@ -38,6 +38,11 @@ export const PSEUDO_TARGET_OPTIONS = {
   runs: { type: 'string', default: join(ROOT, 'results', '2026-12-05', 'runs') },
 } as const;
 
+/** The command line as typed (`npm run <script> -- <args>`), so a results file says how to reproduce it. */
+export function commandLine(script: string, argv: readonly string[] = process.argv.slice(2)): string {
+  return `$ npm run ${script}${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+}
+
 /** The folder of a city's family run (seed 1, K = 3, main variant) under `runs`. */
 export const familyRunDir = (runs: string, city: string) => join(runs, `${city}__family__k3__s1__main`);
 
