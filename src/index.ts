@@ -64,7 +64,7 @@ export { RunFolder, RUN_FILES, type RunResults, type MethodSummary } from './tra
 // config and report
 export { loadConfig, ConfigError } from './config/load.js';
 export { resolveRunCities } from './config/cities.js';
-export { samplerSteps } from './diffusion/config.js';
+export { samplerSteps, generatedOutputScale } from './diffusion/config.js';
 export { GpdConfig, DataConfig, BankConfig, PromptConfig, DiffusionConfig, SamplingConfig, FinetuneConfig, configJsonSchema } from './config/schema.js';
 export { writeReport } from './report/write.js';
 

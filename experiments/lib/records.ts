@@ -32,6 +32,8 @@ export interface RunRecord {
   guidance?: number;
   /** data.correctionBound the run was scored with (absent in records written before the bound existed: unbounded). */
   correctionBound?: number;
+  /** sampling.outputScale of the run's generated models (absent in records written before the option existed: 1). */
+  outputScale?: number;
   /** The budget the run was given (absent in older records: their folder's table.md names it). */
   budget?: BudgetName;
   /** The experiments command line that ran it. */
@@ -90,5 +92,6 @@ export function settingsPhrase(records: RunRecord[]): string {
   const sampler = distinct(records, (r) => (r.sampler ? `${r.sampler.toUpperCase()}-${r.samplerSteps}` : undefined), 'DDIM-50');
   const guidance = records.some((r) => r.guidance !== undefined) ? `; guidance ${distinct(records, (r) => r.guidance?.toString(), '?')}` : '';
   const bound = distinct(records, (r) => (r.correctionBound ? `x${r.correctionBound}` : 'off'), 'off');
-  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}; correction bound ${bound}`;
+  const scale = distinct(records, (r) => String(r.outputScale ?? 1), '1');
+  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}; generated output scale ${scale}; correction bound ${bound}`;
 }

@@ -44,10 +44,18 @@ function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDat
   if (w.count === 0) return { params, scale: 1 };
   const z = predictPartNormalized(model, params, dataset, part);
   const scale = leastSquaresScale(z, w.y, w.yMask);
-  if (scale === 1) return { params, scale };
+  return { params: scaleOutput(model, params, scale), scale };
+}
+
+/**
+ * `params` with the output layer scaled by `scale`: the model's correction of the baseline times
+ * `scale` (both models are bias-free). The same vector when the scale is 1.
+ */
+export function scaleOutput(model: Forecaster, params: Float32Array, scale: number): Float32Array {
+  if (scale === 1) return params;
   const out = params.slice();
   model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scale));
-  return { params: out, scale };
+  return out;
 }
 
 /** After fine-tuning: `params` with its output layer scaled by the VALIDATION least-squares factor. */

@@ -7,7 +7,9 @@
  *   tensors   "<method>"          F32 [testWindows * 6]  predictions, original units
  *             "<method>.params"  F32 [P]                the model (ParamLayout order), model-based methods only
  *   metadata  region, city, evaluation (version), validation (JSON: method -> {mae, rmse} on the
- *             few-shot validation windows, original units; null where nothing was observed)
+ *             few-shot validation windows, original units; null where nothing was observed),
+ *             generatedScale (sampling.outputScale of the generated init the GPD rows started from;
+ *             absent in older files: 1)
  */
 import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -36,10 +38,12 @@ export interface EvalRegionFile {
   preds: Record<string, Float32Array>;
   params: Record<string, Float32Array>;
   validation: Record<string, ValidationScore>;
+  /** The sampling.outputScale of the generated init behind the file's GPD rows. */
+  generatedScale: number;
 }
 
-export function emptyEvalRegion(): EvalRegionFile {
-  return { preds: {}, params: {}, validation: {} };
+export function emptyEvalRegion(generatedScale = 1): EvalRegionFile {
+  return { preds: {}, params: {}, validation: {}, generatedScale };
 }
 
 /**
@@ -80,7 +84,9 @@ function parseEvalRegion(file: string, r: ReturnType<typeof readSafetensors>): E
       rescore,
     );
   }
-  const out = emptyEvalRegion();
+  const scale = Number(r.metadata['generatedScale'] ?? 1);
+  if (!(scale >= 0)) throw new ArtefactError(file, `${file}: its "generatedScale" metadata is not a non-negative number (${r.metadata['generatedScale']})`, rescore);
+  const out = emptyEvalRegion(scale);
   for (const [name, t] of Object.entries(r.tensors)) {
     if (name.endsWith(PARAMS_SUFFIX)) out.params[name.slice(0, -PARAMS_SUFFIX.length)] = t.data as Float32Array;
     else out.preds[name] = t.data as Float32Array;
@@ -104,5 +110,11 @@ export function writeEvalRegion(file: string, content: EvalRegionFile, info: { r
   const validation = Object.fromEntries(
     Object.entries(content.validation).map(([m, s]) => [m, { mae: Number.isFinite(s.mae) ? s.mae : null, rmse: Number.isFinite(s.rmse) ? s.rmse : null }]),
   );
-  writeSafetensors(file, tensors, { region: String(info.region), city: info.city, evaluation: String(EVALUATION_VERSION), validation: JSON.stringify(validation) });
+  writeSafetensors(file, tensors, {
+    region: String(info.region),
+    city: info.city,
+    evaluation: String(EVALUATION_VERSION),
+    validation: JSON.stringify(validation),
+    generatedScale: String(content.generatedScale),
+  });
 }

@@ -15,7 +15,7 @@ import type { ModelName } from '../models/registry.js';
 import { localJobEngine } from '../bank/job-engine.js';
 import { JobsFailed, type JobEngine, type RegionJob } from '../bank/jobs.js';
 import { sliceRegion } from '../bank/region-slice.js';
-import { METHODS, computedMethods, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
+import { GENERATED_METHODS, METHODS, computedMethods, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
 import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
 import { DEFAULT_CORRECTION_BOUND, boundForecasts, fewShotCorrectionRange } from '../train/correction-bound.js';
 import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
@@ -54,6 +54,11 @@ export interface EvaluateOptions {
    * a changed factor rescores without retraining.
    */
   correctionBound?: number;
+  /**
+   * sampling.outputScale, by which `inits.generated` is already scaled (default 1): a region file's GPD
+   * rows made at another scale are dropped and scored again; its other rows are kept.
+   */
+  generatedScale?: number;
 }
 
 export interface RegionPredictions {
@@ -83,10 +88,12 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const jobs: RegionJob<TransferRegionPayload>[] = [];
   const finetune = FinetuneConfig.parse(o.finetune);
   const model = o.model.name as ModelName;
+  const generatedScale = o.generatedScale ?? 1;
   for (const region of o.regions) {
     const file = o.regionFile(region);
     // A damaged file is a cache: scored again. One of another evaluation version is refused by name.
-    const kept = readEvalCache(file, (err) => o.onWarning?.(`${err.problem}: scoring that region again`));
+    let kept = readEvalCache(file, (err) => o.onWarning?.(`${err.problem}: scoring that region again`));
+    if (kept.generatedScale !== generatedScale) kept = withoutGeneratedRows(kept, generatedScale);
     saved.set(region, kept);
     const missing = computed.filter((m) => !kept.preds[m] || (isModelMethod(m) && (!kept.params[m] || !kept.validation[m])));
     if (missing.length === 0) continue;
@@ -117,7 +124,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     onResult: (job, { preds, params, validation, warnings }) => {
       const region = regionOf.get(job)!;
       const kept = saved.get(region)!;
-      const merged: EvalRegionFile = { preds: { ...kept.preds, ...preds }, params: { ...kept.params, ...params }, validation: { ...kept.validation, ...validation } };
+      const merged: EvalRegionFile = { preds: { ...kept.preds, ...preds }, params: { ...kept.params, ...params }, validation: { ...kept.validation, ...validation }, generatedScale };
       writeEvalRegion(o.regionFile(region), merged, { region, city: city.id });
       saved.set(region, merged);
       for (const w of warnings) o.onWarning?.(w);
@@ -150,4 +157,10 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     predictions.push({ region, starts: test.starts, preds });
   }
   return { scores, predictions };
+}
+
+/** A region file's rows without those that started from the generated vector, marked with the new scale. */
+function withoutGeneratedRows(kept: EvalRegionFile, generatedScale: number): EvalRegionFile {
+  const drop = <T>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).filter(([m]) => !(GENERATED_METHODS as readonly string[]).includes(m)));
+  return { preds: drop(kept.preds), params: drop(kept.params), validation: drop(kept.validation), generatedScale };
 }

@@ -49,6 +49,12 @@ export const BASELINE_METHODS = ['ha', 'last', 'seasonal_baseline'] as const sat
 export const DERIVED_METHODS = ['gpd_auto'] as const satisfies readonly Method[];
 export type DerivedMethod = (typeof DERIVED_METHODS)[number];
 
+/**
+ * The rows that start from the generated vector: scored again when sampling.outputScale changes
+ * (the generated file itself is kept; evaluate.ts).
+ */
+export const GENERATED_METHODS = ['gpd_zero_shot', 'gpd', 'gpd_calibrated'] as const satisfies readonly Method[];
+
 /** gpd_auto's choice in one region from the few-shot validation MAEs: zero-shot only when it is strictly lower. */
 export function gpdAutoChoice(validation: Partial<Record<'gpd' | 'gpd_zero_shot', { mae: number }>>): 'gpd' | 'gpd_zero_shot' {
   const zero = validation.gpd_zero_shot?.mae ?? NaN;

@@ -21,14 +21,14 @@ import { trainConfigOf } from '../train/config.js';
 import { prepareCity, type CityPrep } from '../train/dataset.js';
 import { prepareTarget, type TargetPrep } from '../train/target.js';
 import { regionPrompts, loadPromptSpec, savePromptSpec } from '../prompts/build.js';
-import { samplerSteps } from '../diffusion/config.js';
+import { generatedOutputScale, samplerSteps } from '../diffusion/config.js';
 import { writeSafetensors } from '../util/safetensors.js';
 import { ArtefactError, ConfigError } from '../util/errors.js';
 import { withFolderLock } from '../util/lock.js';
 import { Rng } from '../util/prng.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { bankEntryPrompts } from './generate.js';
-import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, trainGeneratorOnBank, writeGenerated } from './stages.js';
+import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, scaleGenerated, trainGeneratorOnBank, writeGenerated } from './stages.js';
 import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
 import { targetFileHasRanges, writeTargetFile } from './target-file.js';
@@ -223,7 +223,10 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     writeGenerated(genFile, generated, regions, { target: target.id, sampler: s.sampler, steps: String(s.steps), ms: String(Math.round(performance.now() - t1)) });
     log(`generated ${generated.length} models for ${target.id} in ${((performance.now() - t1) / 1000).toFixed(1)} s (${s.sampler}-${samplerSteps(s, cfg.diffusion.timesteps)})`);
   }
-  const generatedOf = new Map(regions.map((r, i) => [r, generated[i]!]));
+  // The file keeps the generator's averages; the target gets them scaled by sampling.outputScale.
+  const outputScale = generatedOutputScale(s, cfg.data.baseline);
+  const scaled = scaleGenerated(cfg.bank.model, generated, outputScale);
+  const generatedOf = new Map(regions.map((r, i) => [r, scaled[i]!]));
   generator.dispose();
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
@@ -236,6 +239,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     inits: { shared, bankMean: meanVector(bank.vectors), nearest: nearestPromptInit(sourcePrompts, targetPrompts, bank.vectors), generated: (r) => generatedOf.get(r)! },
     finetune: cfg.finetune,
     correctionBound: cfg.data.correctionBound,
+    generatedScale: outputScale,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     workers: cfg.bank.workers,

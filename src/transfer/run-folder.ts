@@ -85,6 +85,11 @@ export interface SavedRunConfig {
  * run folder resumes under a new value (config.json then records it) and is rescored without retraining.
  */
 export const RESCORE_ONLY_KEYS = ['data.correctionBound'];
+/**
+ * Keys that change only the rows started from the generated vector (sampling.outputScale scales the
+ * stored generated vectors): a run folder resumes under a new value and scores those rows again.
+ */
+export const REGENERATED_ROWS_KEYS = ['sampling.outputScale'];
 
 /** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
@@ -169,7 +174,7 @@ export class RunFolder {
   checkConfig(cfg: GpdConfig): void {
     if (!this.has('config')) return;
     const saved = readJson(this.path('config'), '') as { config?: unknown };
-    const diff = configDiff(saved.config, cfg).filter((d) => !RESCORE_ONLY_KEYS.some((k) => d.startsWith(`${k}:`)));
+    const diff = configDiff(saved.config, cfg).filter((d) => ![...RESCORE_ONLY_KEYS, ...REGENERATED_ROWS_KEYS].some((k) => d.startsWith(`${k}:`)));
     const artefacts = diff.length > 0 ? this.artefacts(cfg) : [];
     if (artefacts.length > 0) {
       throw new ArtefactError(

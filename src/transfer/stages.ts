@@ -13,12 +13,14 @@ import { createForecaster } from '../models/registry.js';
 import { fitPromptSpec, regionPrompts, loadPromptSpec } from '../prompts/build.js';
 import type { PromptSpec } from '../prompts/spec.js';
 import { loadGenerator, type Generator } from '../diffusion/generator.js';
-import type { SamplingConfig } from '../diffusion/config.js';
+import { generatedOutputScale, type SamplingConfig } from '../diffusion/config.js';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { ArtefactError, UserError } from '../util/errors.js';
 import { checkFinite } from '../util/integrity.js';
 import { withFolderLock } from '../util/lock.js';
+import { scaleOutput } from '../train/calibrate.js';
+import type { ModelName } from '../models/registry.js';
 import type { ProgressFn } from '../util/progress.js';
 import { initBackend } from '../runtime/backend.js';
 import { trainGenerator, selectPrompts, bankEntryPrompts, PROMPT_SPEC_FILE, type PromptSet, type TrainedGenerator } from './generate.js';
@@ -91,6 +93,17 @@ export function averageGroups(drawn: Float32Array[], S: number): Float32Array[] 
 /** One generated vector per region in `regions` (all when absent): the average of its samples. */
 export function generateVectors(gen: Generator, prompts: PromptSet, sampling: SamplingConfig, seed: number, regions?: number[], onProgress?: ProgressFn): Float32Array[] {
   return averageGroups(drawSamples(gen, prompts, sampling, seed, regions, onProgress), sampling.samples);
+}
+
+/**
+ * The generated vectors as a new city gets them: each model's correction of the baseline times
+ * `sampling.outputScale` (its output layer scaled). Generated files of a run hold the generator's
+ * averages before this, so a changed scale needs no generation again.
+ */
+export function scaleGenerated(model: ModelName, vectors: Float32Array[], scale: number): Float32Array[] {
+  if (scale === 1) return vectors;
+  const forecaster = createForecaster(model);
+  return vectors.map((v) => scaleOutput(forecaster, v, scale));
 }
 
 /** Generated vectors [count, P] (and the region of each) in one safetensors file; a non-finite vector is refused. */
@@ -166,11 +179,13 @@ export async function sampleForCity(o: {
     const spec = loadPromptSpec(join(o.generatorDir, PROMPT_SPEC_FILE));
     const prompts = regionPrompts(o.city, spec, targetSplit(o.city, o.kDays).fewShot);
     const t0 = performance.now();
-    const vectors = generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress);
+    // The scale's default follows the encoding the generator's bank trained with (its info.baseline).
+    const outputScale = generatedOutputScale(o.sampling, String(gen.config.info?.['baseline'] ?? 'seasonal-ar'));
+    const vectors = scaleGenerated(gen.layout.modelName as ModelName, generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress), outputScale);
     const ms = performance.now() - t0;
     const meta = { city: o.city.id, model: gen.layout.modelName, layoutHash: gen.layout.hash(), sampler: o.sampling.sampler };
     writeGenerated(o.out, vectors, vectors.map((_, i) => i), meta);
-    writeJsonAtomic(o.out.replace(/\.safetensors$/, '') + '.json', { ...meta, regions: o.city.nodeIds, kDays: o.kDays, sampling: o.sampling, seed: o.seed, ms });
+    writeJsonAtomic(o.out.replace(/\.safetensors$/, '') + '.json', { ...meta, regions: o.city.nodeIds, kDays: o.kDays, sampling: { ...o.sampling, outputScale }, seed: o.seed, ms });
     return { file: o.out, count: vectors.length, ms };
   } finally {
     gen.dispose();

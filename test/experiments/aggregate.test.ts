@@ -113,7 +113,7 @@ const tablesInput = (records: FolderTablesInput['records'], extra: Partial<Folde
 test('table.md: the summary holds STGCN only; Graph WaveNet, skipped K and the metro note get their own lines', () => {
   const stgcnOnly = folderTables(tablesInput([record('a', 1), record('a', 2)]));
   assert.doesNotMatch(stgcnOnly.markdown, /Graph WaveNet|K values the data do not allow|covering part of each day/);
-  assert.match(stgcnOnly.markdown, /^Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; correction bound off; seeds 1, 2 /m);
+  assert.match(stgcnOnly.markdown, /^Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; generated output scale 1; correction bound off; seeds 1, 2 /m);
   assert.match(stgcnOnly.markdown, /^Command: `npm run experiments -- --quick`$/m);
 
   const records = [
@@ -124,7 +124,7 @@ test('table.md: the summary holds STGCN only; Graph WaveNet, skipped K and the m
   assert.equal(t.main.a!.gpd!.mae, 1.8);
   assert.equal(t.gwn.a!.gpd!.mae, 9);
   assert.match(t.markdown, /^## Graph WaveNet: MAE \(mean ± std over seeds\), family sources, K = 3$/m);
-  assert.match(t.markdown, /^Base model Graph WaveNet; conditioning pre-bias unless noted; sampler DDIM-50; correction bound x1; seeds 1; quick budget/m);
+  assert.match(t.markdown, /^Base model Graph WaveNet; conditioning pre-bias unless noted; sampler DDIM-50; generated output scale 1; correction bound x1; seeds 1; quick budget/m);
   assert.match(t.markdown, /\| GPD \(generated, fine-tuned\) \| 9\.000 ± 0\.000 \|/);
   assert.match(t.markdown, /^- a, K = 7: too short$/m);
   assert.match(t.markdown, /^Cities covering part of each day: m: its 18 daily slots/m);

@@ -65,7 +65,7 @@ test('docs/results.md: main table from the summary, verdicts and settings from i
   assert.match(doc, /^\| method \| la-loop \(speed\) \| metro-shanghai \(metro\) \|$/m);
   // gpd over seeds 1 and 2: 1.8 and 2.8.
   assert.match(doc, /^\| GPD \(generated, fine-tuned\) \| 2\.300 ± 0\.707 \| 2\.300 ± 0\.707 \|$/m);
-  assert.match(doc, /^Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; correction bound off; seeds 1, 2\. Budget: quick\./m);
+  assert.match(doc, /^Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; generated output scale 1; correction bound off; seeds 1, 2\. Budget: quick\./m);
   assert.match(doc, /^Not in the summary yet: shenzhen-sztaxi40, nyc-bike-grid, montevideo-bus, didi-chengdu, didi-xian, metro-chongqing\.$/m);
   assert.match(doc, /^metro-shanghai: its 18 daily slots are taken as hourly bins from 06:00 \(inferred\)\.$/m);
   assert.match(doc, /^- \*\*la-loop\*\*: fine-tuned GPD does NOT beat historical average \(2\.300 vs 1\.500, lower in 0\/2 seeds\)/m);

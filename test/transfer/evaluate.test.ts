@@ -15,6 +15,7 @@ import { boundForecasts, fewShotCorrectionRange } from '../../src/train/correcti
 import { maskedMetrics } from '../../src/metrics/metrics.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { prepareTarget } from '../../src/train/target.js';
+import { scaleGenerated } from '../../src/transfer/stages.js';
 
 await initBackend();
 
@@ -189,6 +190,36 @@ test('model forecasts are scored bounded by the few-shot range; saved prediction
       const bounded = boundForecasts(saved.preds.gpd_zero_shot!, windows, dataset.norm.std, fewShotCorrectionRange(dataset), 1);
       assert.deepEqual(on.predictions[i]!.preds.gpd_zero_shot, bounded);
       assert.ok(maskedMetrics(bounded, windows.yRaw, windows.yMask, 6).maeMean <= maskedMetrics(saved.preds.gpd_zero_shot!, windows.yRaw, windows.yMask, 6).maeMean);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a changed sampling.outputScale scores the GPD rows again from the scaled vector and keeps every other row', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-scale-'));
+  const methods: Method[] = ['seasonal_baseline', 'target_only', 'gpd_zero_shot', 'gpd_calibrated'];
+  try {
+    const full = await evaluateTarget(options(dir, methods));
+    // Mark target_only: the rescore must keep it, so the mark survives.
+    const first = join(dir, readdirSync(dir).sort()[0]!);
+    const { tensors, metadata } = readSafetensors(first);
+    assert.equal(metadata['generatedScale'], '1');
+    const marked = (tensors.target_only!.data as Float32Array).map((v) => v + 1000);
+    writeSafetensors(first, { ...tensors, target_only: { ...tensors.target_only!, data: marked } }, metadata);
+    // What the pipeline passes at scale 0.25: the generated vector with its output layer scaled.
+    const scaled = scaleGenerated('stgcn', [oversized], 0.25)[0]!;
+    const base = options(dir, methods);
+    const quarter = await evaluateTarget({ ...base, inits: { ...base.inits, generated: () => scaled }, generatedScale: 0.25 });
+    assert.deepEqual(quarter.predictions[0]!.preds.target_only, marked, 'target_only was scored again');
+    assert.equal(readEvalRegion(first).generatedScale, 0.25);
+    for (let r = 0; r < 2; r++) {
+      const b = full.predictions[r]!.preds.seasonal_baseline!;
+      const raw = full.predictions[r]!.preds.gpd_zero_shot!;
+      const now = quarter.predictions[r]!.preds.gpd_zero_shot!;
+      // Both models are bias-free: the forecast is the baseline plus a quarter of the correction.
+      const worst = Math.max(...Array.from(now, (v, i) => Math.abs(v - (b[i]! + 0.25 * (raw[i]! - b[i]!)))));
+      assert.ok(worst < 1e-3 * Math.max(...Array.from(raw, Math.abs)), `region ${r}: zero-shot at 0.25 is off the scaled correction by ${worst}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

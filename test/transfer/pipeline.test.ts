@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
@@ -81,6 +81,13 @@ test('tiny synthetic pipeline (default encoding): every method scored, the seaso
     assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).config.data.correctionBound, 0);
     for (const k of ['ha', 'seasonal_baseline'] as const) assert.equal(r3.methods[k]?.mae, m[k].mae, k);
     t.diagnostic(`unbounded: ${mae(r3.methods)}`);
+    // A new sampling.outputScale scores the GPD rows again from the stored generated vectors: nothing
+    // is generated again, and every other row keeps its number.
+    const generatedAt = statSync(join(dir, 'generated.safetensors')).mtimeMs;
+    const r4 = await runTransfer({ config: loadConfig(undefined, [...TINY, 'sampling.outputScale=0.5']), runDir: dir });
+    assert.equal(statSync(join(dir, 'generated.safetensors')).mtimeMs, generatedAt, 'the generated vectors were written again');
+    for (const k of ['target_only', 'bank_mean', 'random_init'] as const) assert.equal(r4.methods[k]?.mae, m[k].mae, k);
+    assert.notEqual(r4.methods.gpd_zero_shot?.mae, m.gpd_zero_shot.mae, 'the zero-shot row was not scored again at the new scale');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,126 @@
+/**
+ * How large should a generated model's correction be on a city it was not trained on? Chooses
+ * sampling.outputScale on data before every test period (PROTOCOL.md: defaults on source-side data):
+ *
+ *   npm run experiments:zero-shot-scale -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>]
+ *
+ * Each city is cut to the part before its test period and treated as a few-shot target of its own
+ * (experiments/lib/pseudo-target.ts), with the generator its family run (seed 1, K = 3) trained on the
+ * partner city's bank and prompts from the pseudo-target's K days, as a target's are. Per region the
+ * run's sampling settings draw and average the generated vector, whose output layer is then scaled by
+ * each factor (the correction of the seasonal baseline scales with it: both models are bias-free); the
+ * untrained bank mean is scaled the same way, so the output tells "the generator" from "any source
+ * correction". Printed per city: the pseudo-test MAE (correction bound x1, as runs score) at every
+ * factor and its change against random init; then the mean change over cities per factor, the factor
+ * with the lowest mean, and, per city, the factor chosen on the OTHER cities alone (leave one city out,
+ * so no city's own pseudo-test chooses its factor) with that city's change at it.
+ *
+ * Each city's rows are kept in results/zero-shot-scale/k<K>/<city>.json (written atomically), so a killed
+ * run resumes and cities run in separate processes (`--cities`) are summarised together by one more
+ * run over all of them, which generates nothing again.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadCity, initBackend, createForecaster, Rng, type Forecaster } from '../src/index.js';
+import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunBank, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { ROOT, cityManifest } from './lib/settings.js';
+import { writeJsonAtomic } from '../src/util/atomic.js';
+import { loadGenerator } from '../src/diffusion/generator.js';
+import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
+import { averageGroups, drawSamples } from '../src/transfer/stages.js';
+import { regionRng } from '../src/transfer/region-eval.js';
+import { meanVector } from '../src/transfer/inits.js';
+import { scaleOutput } from '../src/train/calibrate.js';
+
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, scales: { type: 'string', default: '0,0.05,0.1,0.15,0.2,0.3,0.5,0.7,1' } } });
+const SCALES = args.scales!.split(',').map(Number);
+if (SCALES.some((s) => !(s >= 0))) throw new Error(`--scales expects non-negative numbers, got "${args.scales}"`);
+
+await initBackend();
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fmt = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+/** Per city and row: the change against random init at every scale. */
+const changes: { city: string; generated: number[]; bankMean: number[] }[] = [];
+console.log(`${commandLine('experiments:zero-shot-scale')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators and banks of ${relative(ROOT, args.runs!)}\n`);
+
+function scaledRow(model: Forecaster, vectors: Float32Array[], scores: ReturnType<typeof regionScorer>[]): number[] {
+  return SCALES.map((s) => mean(vectors.map((v, i) => scores[i]!.test(scaleOutput(model, v, s)))));
+}
+
+const cacheDir = join(ROOT, 'results', 'zero-shot-scale', `k${args.k}`);
+mkdirSync(cacheDir, { recursive: true });
+interface CityRows {
+  city: string;
+  scales: number[];
+  regions: number;
+  random: number;
+  generated: number[];
+  bankMean: number[];
+  sources: string;
+  genSeconds: number;
+}
+for (const name of args.cities!.split(',')) {
+  const cacheFile = join(cacheDir, `${name}.json`);
+  const cached = existsSync(cacheFile) ? (JSON.parse(readFileSync(cacheFile, 'utf8')) as CityRows) : null;
+  const rows = cached && cached.regions === Number(args.regions) && JSON.stringify(cached.scales) === JSON.stringify(SCALES) ? cached : await cityRows(name);
+  if (!rows) continue;
+  if (rows !== cached) writeJsonAtomic(cacheFile, rows);
+  const { random } = rows;
+  console.log(`${name} (generator trained on ${rows.sources}; ${rows.regions} regions, generated in ${rows.genSeconds.toFixed(0)} s); random init ${random.toFixed(3)}`);
+  console.log(`  ${'scale'.padEnd(22)} ${SCALES.map((s) => String(s).padStart(15)).join('')}`);
+  for (const [label, row] of [['generated', rows.generated], ['bank mean', rows.bankMean]] as const) {
+    console.log(`  ${label.padEnd(22)} ${row.map((m) => `${m.toFixed(3)} ${fmt(m / random - 1)}`.padStart(15)).join('')}`);
+  }
+  changes.push({ city: name, generated: rows.generated.map((m) => m / random - 1), bankMean: rows.bankMean.map((m) => m / random - 1) });
+}
+
+/** One city's pseudo-test MAE at every scale (generating its vectors), or null when its family run is missing. */
+async function cityRows(name: string): Promise<CityRows | null> {
+  const runDir = familyRunDir(args.runs!, name);
+  const cfg = familyRunConfig(args.runs!, name);
+  const bank = familyRunBank(args.runs!, name);
+  if (!cfg || !bank || !existsSync(join(runDir, 'generator', 'generator.json'))) {
+    console.log(`${name}: no family run with a generator and bank under ${args.runs} (skipped)`);
+    return null;
+  }
+  const gen = loadGenerator(join(runDir, 'generator'));
+  const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
+  const model = createForecaster(cfg.bank.model);
+  const city = beforeTest(loadCity(cityManifest(name)));
+  const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
+  const regions = pseudoTargetRegions(city, Number(args.regions));
+  const t0 = performance.now();
+  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream, the samples averaged.
+  const generated = averageGroups(drawSamples(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions), cfg.sampling.samples);
+  const genSeconds = (performance.now() - t0) / 1000;
+  gen.dispose();
+  const scores = regions.map((r) => regionScorer(model, targetRegion(prep, r)));
+  const random = mean(regions.map((r, i) => scores[i]!.test(model.layout.init(regionRng(cfg.seed, city.id, r).fork('random-init')))));
+  const bankMean = meanVector(bank.vectors);
+  const gRow = scaledRow(model, generated, scores);
+  const bRow = scaledRow(model, regions.map(() => bankMean), scores);
+  const sources = cfg.data.sources.map((s) => s.replace(/^.*\//, '').replace('.city.json', '')).join('+');
+  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, sources, genSeconds };
+}
+
+if (changes.length > 0) {
+  const best = (rows: number[][]) => {
+    const means = SCALES.map((_, j) => mean(rows.map((r) => r[j]!)));
+    return { means, at: means.indexOf(Math.min(...means)) };
+  };
+  for (const key of ['generated', 'bankMean'] as const) {
+    const { means, at } = best(changes.map((c) => c[key]));
+    console.log(`\nmean change against random init over ${changes.length} cities (${key === 'generated' ? 'generated' : 'bank mean'}):`);
+    console.log(`  ${SCALES.map((s, j) => `${s}: ${fmt(means[j]!)}`).join('  ')}`);
+    console.log(`  lowest at scale ${SCALES[at]}; worst city there ${fmt(Math.max(...changes.map((c) => c[key][at]!)))}`);
+  }
+  if (changes.length > 1) console.log('\nleave one city out (generated): the scale the other cities choose, and this city at it');
+  for (const c of changes.length > 1 ? changes : []) {
+    const { at } = best(changes.filter((o) => o !== c).map((o) => o.generated));
+    console.log(`  ${c.city.padEnd(20)} scale ${SCALES[at]}  ${fmt(c.generated[at]!)}`);
+  }
+  const { at } = best(changes.map((c) => c.generated));
+  console.log(`\nzero-shot-scale: ${SCALES[at]}`);
+}
