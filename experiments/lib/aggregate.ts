@@ -121,7 +121,20 @@ export function verdicts(main: Record<string, Agg>, records: RunRecord[], source
 }
 
 /** The methods the across-settings table shows: the bar's comparisons and GPD's own rows. */
-const SETTING_METHODS: readonly Method[] = ['ha', 'seasonal_baseline', 'target_only', 'source_transfer', 'bank_mean', 'nearest_prompt', 'gpd_zero_shot', 'gpd', 'random_init', 'gpd_calibrated', 'random_init_calibrated'];
+const SETTING_METHODS: readonly Method[] = [
+  'ha',
+  'seasonal_baseline',
+  'target_only',
+  'source_transfer',
+  'bank_mean',
+  'nearest_prompt',
+  'gpd_zero_shot',
+  'gpd',
+  'random_init',
+  'bank_mean_zero_shot',
+  'gpd_calibrated',
+  'random_init_calibrated',
+];
 /**
  * The comparisons the issue's bars make, one verdict column each. Columns rather than bold cells: bold
  * on two pairs in one row read as a comparison between the two bold cells (a bold fine-tuned GPD beside
@@ -129,8 +142,10 @@ const SETTING_METHODS: readonly Method[] = ['ha', 'seasonal_baseline', 'target_o
  */
 const SETTING_VERDICTS: readonly { label: string; method: Method; rival: Method }[] = [
   { label: 'GPD < target-only', method: 'gpd', rival: 'target_only' },
+  { label: 'GPD < seasonal', method: 'gpd', rival: 'seasonal_baseline' },
   { label: 'GPD < HA', method: 'gpd', rival: 'ha' },
   { label: 'zero-shot < random init', method: 'gpd_zero_shot', rival: 'random_init' },
+  { label: 'zero-shot < untrained bank mean', method: 'gpd_zero_shot', rival: 'bank_mean_zero_shot' },
 ];
 
 /**
