@@ -40,7 +40,8 @@ for (const dir of runs) {
       const base = saved.preds['seasonal_baseline'];
       const pred = saved.preds[row];
       if (!base || !pred) throw new Error(`${join(dir, 'eval', file)} has no ${base ? row : 'seasonal_baseline'} row`);
-      const per = row === 'gpd_zero_shot' ? saved.generatedScale : 1;
+      // The scale the zero-shot row was made at (eval-file.ts gpdRowsTag; files without a tag are unscaled).
+      const per = row === 'gpd_zero_shot' ? Number(/scale=([0-9.e-]+)/.exec(saved.generatedRows)?.[1] ?? 1) : 1;
       if (!(per > 0)) throw new Error(`${join(dir, 'eval', file)}: GPD rows made at scale ${per} carry no correction to describe`);
       const { test } = targetRegion(prep, Number(file.match(/(\d+)/)![1]));
       const c = pred.map((v, i) => (v - base[i]!) / per);

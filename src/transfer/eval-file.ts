@@ -8,8 +8,8 @@
  *             "<method>.params"  F32 [P]                the model (ParamLayout order), model-based methods only
  *   metadata  region, city, evaluation (version), validation (JSON: method -> {mae, rmse} on the
  *             few-shot validation windows, original units; null where nothing was observed),
- *             generatedScale (sampling.outputScale of the generated init the GPD rows started from;
- *             absent in older files: 1)
+ *             generatedRows (how the rows started from the generated vector were made: gpdRowsTag;
+ *             absent in older files, whose GPD rows are then scored again)
  */
 import { existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -38,12 +38,21 @@ export interface EvalRegionFile {
   preds: Record<string, Float32Array>;
   params: Record<string, Float32Array>;
   validation: Record<string, ValidationScore>;
-  /** The sampling.outputScale of the generated init behind the file's GPD rows. */
-  generatedScale: number;
+  /** How the file's GPD rows were made (gpdRowsTag); '' when the file does not say. */
+  generatedRows: string;
 }
 
-export function emptyEvalRegion(generatedScale = 1): EvalRegionFile {
-  return { preds: {}, params: {}, validation: {}, generatedScale };
+export function emptyEvalRegion(generatedRows = ''): EvalRegionFile {
+  return { preds: {}, params: {}, validation: {}, generatedRows };
+}
+
+/**
+ * What the rows started from the generated vector depend on beyond the run's artefacts: the output
+ * scale, where fine-tuning starts, and the version of their recipe (2: the zero-shot row scaled, GPD
+ * calibrated fitted on the unscaled vector). A region file whose tag differs gets those rows again.
+ */
+export function gpdRowsTag(scale: number, start: string): string {
+  return `2 scale=${scale} start=${start}`;
 }
 
 /**
@@ -84,9 +93,7 @@ function parseEvalRegion(file: string, r: ReturnType<typeof readSafetensors>): E
       rescore,
     );
   }
-  const scale = Number(r.metadata['generatedScale'] ?? 1);
-  if (!(scale >= 0)) throw new ArtefactError(file, `${file}: its "generatedScale" metadata is not a non-negative number (${r.metadata['generatedScale']})`, rescore);
-  const out = emptyEvalRegion(scale);
+  const out = emptyEvalRegion(r.metadata['generatedRows'] ?? '');
   for (const [name, t] of Object.entries(r.tensors)) {
     if (name.endsWith(PARAMS_SUFFIX)) out.params[name.slice(0, -PARAMS_SUFFIX.length)] = t.data as Float32Array;
     else out.preds[name] = t.data as Float32Array;
@@ -115,6 +122,6 @@ export function writeEvalRegion(file: string, content: EvalRegionFile, info: { r
     city: info.city,
     evaluation: String(EVALUATION_VERSION),
     validation: JSON.stringify(validation),
-    generatedScale: String(content.generatedScale),
+    generatedRows: content.generatedRows,
   });
 }

@@ -9,7 +9,7 @@ import type { Forecaster } from '../models/types.js';
 import { ArtefactError } from '../util/errors.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { MethodScores } from './scores.js';
-import { FinetuneConfig, type FinetuneConfigInput } from '../train/config.js';
+import { FinetuneConfig, generatedStartFor, type FinetuneConfigInput } from '../train/config.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
 import type { ModelName } from '../models/registry.js';
 import { localJobEngine } from '../bank/job-engine.js';
@@ -18,7 +18,7 @@ import { sliceRegion } from '../bank/region-slice.js';
 import { GENERATED_METHODS, METHODS, computedMethods, gpdAutoChoice, isModelMethod, type Method, type MethodInits } from './methods.js';
 import { TRANSFER_REGION_JOB, runTransferRegion, sliceTargetPrep, type TransferRegionPayload, type TransferRegionResult } from './region-eval.js';
 import { DEFAULT_CORRECTION_BOUND, boundForecasts, fewShotCorrectionRange } from '../train/correction-bound.js';
-import { EVALUATION_VERSION, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
+import { EVALUATION_VERSION, gpdRowsTag, readEvalCache, writeEvalRegion, type EvalRegionFile } from './eval-file.js';
 
 export { METHODS, METHOD_LABELS, BASELINE_METHODS, MODEL_METHODS, isModelMethod, type Method, type ModelMethod, type MethodInits } from './methods.js';
 export { EVALUATION_VERSION };
@@ -55,8 +55,9 @@ export interface EvaluateOptions {
    */
   correctionBound?: number;
   /**
-   * sampling.outputScale, by which `inits.generated` is already scaled (default 1): a region file's GPD
-   * rows made at another scale are dropped and scored again; its other rows are kept.
+   * sampling.outputScale (default 1): the zero-shot row is `inits.generated` with its output layer
+   * scaled by it. A region file's GPD rows made at another scale or fine-tuning start
+   * (finetune.generatedStart) are dropped and scored again; its other rows are kept.
    */
   generatedScale?: number;
 }
@@ -89,11 +90,12 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const finetune = FinetuneConfig.parse(o.finetune);
   const model = o.model.name as ModelName;
   const generatedScale = o.generatedScale ?? 1;
+  const generatedRows = gpdRowsTag(generatedScale, generatedStartFor(finetune.generatedStart, o.prep.split.kDays));
   for (const region of o.regions) {
     const file = o.regionFile(region);
     // A damaged file is a cache: scored again. One of another evaluation version is refused by name.
     let kept = readEvalCache(file, (err) => o.onWarning?.(`${err.problem}: scoring that region again`));
-    if (kept.generatedScale !== generatedScale) kept = withoutGeneratedRows(kept, generatedScale);
+    if (kept.generatedRows !== generatedRows) kept = withoutGeneratedRows(kept, generatedRows);
     saved.set(region, kept);
     const missing = computed.filter((m) => !kept.preds[m] || (isModelMethod(m) && (!kept.params[m] || !kept.validation[m])));
     if (missing.length === 0) continue;
@@ -106,6 +108,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
         seed: o.seed,
         methods: missing,
         inits: { shared: o.inits.shared, bankMean: o.inits.bankMean, nearest: o.inits.nearest(region), generated: o.inits.generated(region) },
+        generatedScale,
         data: sliceRegion(city, o.prep, region, sliceTargetPrep),
       }),
     };
@@ -124,7 +127,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
     onResult: (job, { preds, params, validation, warnings }) => {
       const region = regionOf.get(job)!;
       const kept = saved.get(region)!;
-      const merged: EvalRegionFile = { preds: { ...kept.preds, ...preds }, params: { ...kept.params, ...params }, validation: { ...kept.validation, ...validation }, generatedScale };
+      const merged: EvalRegionFile = { preds: { ...kept.preds, ...preds }, params: { ...kept.params, ...params }, validation: { ...kept.validation, ...validation }, generatedRows };
       writeEvalRegion(o.regionFile(region), merged, { region, city: city.id });
       saved.set(region, merged);
       for (const w of warnings) o.onWarning?.(w);
@@ -159,8 +162,8 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   return { scores, predictions };
 }
 
-/** A region file's rows without those that started from the generated vector, marked with the new scale. */
-function withoutGeneratedRows(kept: EvalRegionFile, generatedScale: number): EvalRegionFile {
+/** A region file's rows without those that started from the generated vector, marked with the new tag. */
+function withoutGeneratedRows(kept: EvalRegionFile, generatedRows: string): EvalRegionFile {
   const drop = <T>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).filter(([m]) => !(GENERATED_METHODS as readonly string[]).includes(m)));
-  return { preds: drop(kept.preds), params: drop(kept.params), validation: drop(kept.validation), generatedScale };
+  return { preds: drop(kept.preds), params: drop(kept.params), validation: drop(kept.validation), generatedRows };
 }

@@ -50,8 +50,8 @@ export const DERIVED_METHODS = ['gpd_auto'] as const satisfies readonly Method[]
 export type DerivedMethod = (typeof DERIVED_METHODS)[number];
 
 /**
- * The rows that start from the generated vector: scored again when sampling.outputScale changes
- * (the generated file itself is kept; evaluate.ts).
+ * The rows that start from the generated vector: scored again when sampling.outputScale or
+ * finetune.generatedStart changes (the generated file itself is kept; evaluate.ts).
  */
 export const GENERATED_METHODS = ['gpd_zero_shot', 'gpd', 'gpd_calibrated'] as const satisfies readonly Method[];
 
@@ -103,5 +103,6 @@ export interface MethodInits {
   bankMean: Float32Array;
   /** Nearest source vector per target region. */
   nearest: (region: number) => Float32Array;
+  /** As the generator returns it (the zero-shot row scales it by sampling.outputScale). */
   generated: (region: number) => Float32Array;
 }

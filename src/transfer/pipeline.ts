@@ -28,7 +28,7 @@ import { withFolderLock } from '../util/lock.js';
 import { Rng } from '../util/prng.js';
 import { throwIfAborted, type ProgressFn } from '../util/progress.js';
 import { bankEntryPrompts } from './generate.js';
-import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, scaleGenerated, trainGeneratorOnBank, writeGenerated } from './stages.js';
+import { fitRunPromptSpec, generateVectors, readGenerated, readRunVectors, recomputeFix, trainGeneratorOnBank, writeGenerated } from './stages.js';
 import { meanVector, nearestPromptInit } from './inits.js';
 import { evaluateTarget, METHOD_LABELS, type Method } from './evaluate.js';
 import { targetFileHasRanges, writeTargetFile } from './target-file.js';
@@ -223,10 +223,9 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     writeGenerated(genFile, generated, regions, { target: target.id, sampler: s.sampler, steps: String(s.steps), ms: String(Math.round(performance.now() - t1)) });
     log(`generated ${generated.length} models for ${target.id} in ${((performance.now() - t1) / 1000).toFixed(1)} s (${s.sampler}-${samplerSteps(s, cfg.diffusion.timesteps)})`);
   }
-  // The file keeps the generator's averages; the target gets them scaled by sampling.outputScale.
+  // The generator's averages; the zero-shot row gets them scaled by sampling.outputScale (region-eval.ts).
   const outputScale = generatedOutputScale(s, cfg.data.baseline);
-  const scaled = scaleGenerated(cfg.bank.model, generated, outputScale);
-  const generatedOf = new Map(regions.map((r, i) => [r, scaled[i]!]));
+  const generatedOf = new Map(regions.map((r, i) => [r, generated[i]!]));
   generator.dispose();
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).

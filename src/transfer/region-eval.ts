@@ -7,14 +7,14 @@
  * on worker threads or cluster workers, with the predictions of a sequential run, bit for bit.
  */
 import type { ModelName } from '../models/registry.js';
-import type { FinetuneConfig } from '../train/config.js';
+import { generatedStartFor, type FinetuneConfig } from '../train/config.js';
 import { Rng } from '../util/prng.js';
 import { finetune } from '../train/finetune.js';
 import { historicalAveragePredict } from '../baselines/historical-average.js';
 import { lastValuePredict } from '../baselines/last-value.js';
 import { pooledMetrics, predictWindows } from '../train/predict.js';
 import { targetRegion, type TargetPrep } from '../train/target.js';
-import { prescaleToTraining } from '../train/calibrate.js';
+import { prescaleToTraining, scaleOutput } from '../train/calibrate.js';
 import type { City } from '../data/city.js';
 import type { JobHooks } from '../bank/jobs.js';
 import { forecasterFor } from '../bank/region-payload.js';
@@ -39,8 +39,10 @@ export interface TransferRegionPayload {
   /** The run's seed. */
   seed: number;
   methods: Method[];
-  /** This region's initial vectors. */
+  /** This region's initial vectors; `generated` as the generator returned it. */
   inits: { shared: Float32Array; bankMean: Float32Array; nearest: Float32Array; generated: Float32Array };
+  /** sampling.outputScale: the zero-shot row is the generated vector with its output layer scaled by it. */
+  generatedScale: number;
   data: RegionData<TargetPrep>;
 }
 
@@ -90,6 +92,16 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
   const ha = historicalAveragePredict(prep.ha, city, node, test);
   const randomInit = model.layout.init(rng.fork('random-init'));
   const { inits } = p;
+  const scaled = scaleOutput(model, inits.generated, p.generatedScale);
+  const validationMae = (params: Float32Array) => pooledMetrics(model, params, [dataset], 'val').mae;
+  // Fine-tuned GPD's start (finetune.generatedStart): both share the method's random stream.
+  const tuneGenerated = async () => {
+    const start = generatedStartFor(p.finetune.generatedStart, prep.split.kDays);
+    if (start !== 'validation') return tune(start === 'scaled' ? scaled : inits.generated, 'gpd');
+    const fromScaled = await tune(scaled, 'gpd');
+    const fromUnscaled = await tune(inits.generated, 'gpd');
+    return validationMae(fromUnscaled) < validationMae(fromScaled) ? fromUnscaled : fromScaled;
+  };
   // The forecasts of the methods without a network.
   const baselines: Record<Exclude<Method, ModelMethod | DerivedMethod>, () => Float32Array> = {
     ha: () => ha,
@@ -106,8 +118,8 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
     source_transfer: () => tune(inits.shared, 'source-transfer'),
     bank_mean: () => tune(inits.bankMean, 'bank-mean'),
     nearest_prompt: () => tune(inits.nearest, 'nearest-prompt'),
-    gpd_zero_shot: () => inits.generated,
-    gpd: () => tune(inits.generated, 'gpd'),
+    gpd_zero_shot: () => scaled,
+    gpd: tuneGenerated,
     random_init: () => randomInit,
     bank_mean_zero_shot: () => inits.bankMean,
     source_transfer_zero_shot: () => inits.shared,

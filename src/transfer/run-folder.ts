@@ -86,10 +86,10 @@ export interface SavedRunConfig {
  */
 export const RESCORE_ONLY_KEYS = ['data.correctionBound'];
 /**
- * Keys that change only the rows started from the generated vector (sampling.outputScale scales the
- * stored generated vectors): a run folder resumes under a new value and scores those rows again.
+ * Keys that change only the rows started from the generated vector (the stored generated vectors stay
+ * valid): a run folder resumes under a new value and scores those rows again.
  */
-export const REGENERATED_ROWS_KEYS = ['sampling.outputScale'];
+export const REGENERATED_ROWS_KEYS = ['sampling.outputScale', 'finetune.generatedStart'];
 
 /** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {

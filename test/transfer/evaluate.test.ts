@@ -8,14 +8,13 @@ import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
 import { EVALUATION_VERSION, evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
 import { readSafetensors, writeSafetensors } from '../../src/util/safetensors.js';
-import { readEvalRegion } from '../../src/transfer/eval-file.js';
+import { gpdRowsTag, readEvalRegion } from '../../src/transfer/eval-file.js';
 import { predictWindows, pooledMetrics } from '../../src/train/predict.js';
 import { targetRegion } from '../../src/train/target.js';
 import { boundForecasts, fewShotCorrectionRange } from '../../src/train/correction-bound.js';
 import { maskedMetrics } from '../../src/metrics/metrics.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { prepareTarget } from '../../src/train/target.js';
-import { scaleGenerated } from '../../src/transfer/stages.js';
 
 await initBackend();
 
@@ -204,15 +203,12 @@ test('a changed sampling.outputScale scores the GPD rows again from the scaled v
     // Mark target_only: the rescore must keep it, so the mark survives.
     const first = join(dir, readdirSync(dir).sort()[0]!);
     const { tensors, metadata } = readSafetensors(first);
-    assert.equal(metadata['generatedScale'], '1');
+    assert.equal(metadata['generatedRows'], gpdRowsTag(1, 'scaled'));
     const marked = (tensors.target_only!.data as Float32Array).map((v) => v + 1000);
     writeSafetensors(first, { ...tensors, target_only: { ...tensors.target_only!, data: marked } }, metadata);
-    // What the pipeline passes at scale 0.25: the generated vector with its output layer scaled.
-    const scaled = scaleGenerated('stgcn', [oversized], 0.25)[0]!;
-    const base = options(dir, methods);
-    const quarter = await evaluateTarget({ ...base, inits: { ...base.inits, generated: () => scaled }, generatedScale: 0.25 });
+    const quarter = await evaluateTarget({ ...options(dir, methods), generatedScale: 0.25 });
     assert.deepEqual(quarter.predictions[0]!.preds.target_only, marked, 'target_only was scored again');
-    assert.equal(readEvalRegion(first).generatedScale, 0.25);
+    assert.equal(readEvalRegion(first).generatedRows, gpdRowsTag(0.25, 'scaled'));
     for (let r = 0; r < 2; r++) {
       const b = full.predictions[r]!.preds.seasonal_baseline!;
       const raw = full.predictions[r]!.preds.gpd_zero_shot!;
@@ -224,4 +220,29 @@ test('a changed sampling.outputScale scores the GPD rows again from the scaled v
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('finetune.generatedStart: validation keeps whichever of the scaled and unscaled starts fine-tunes better on the few-shot validation days; auto is scaled at K = 3', async () => {
+  const run = async (start: 'scaled' | 'unscaled' | 'validation' | 'auto') => {
+    const dir = mkdtempSync(join(tmpdir(), `gpd-eval-start-${start}-`));
+    try {
+      const base = options(dir, ['gpd']);
+      await evaluateTarget({ ...base, inits: { ...base.inits, generated: () => modest }, finetune: { ...base.finetune, generatedStart: start }, generatedScale: 0.1 });
+      return readdirSync(dir).sort().map((f) => readEvalRegion(join(dir, f)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // A correction small enough that prescale keeps it whole: the two starts then differ by the scale.
+  const modest = model.layout.init(new Rng(6).fork('modest'));
+  const [scaled, unscaled, chosen, auto] = await Promise.all([run('scaled'), run('unscaled'), run('validation'), run('auto')]);
+  for (let r = 0; r < chosen.length; r++) {
+    const a = scaled[r]!, b = unscaled[r]!;
+    const better = b.validation.gpd!.mae < a.validation.gpd!.mae ? b : a;
+    assert.deepEqual(chosen[r]!.params.gpd, better.params.gpd, `region ${r}: not the start with the lower validation MAE`);
+    assert.deepEqual(auto[r]!.params.gpd, a.params.gpd, `region ${r}: auto at K = 3 is not the scaled start`);
+  }
+  // The two starts fine-tune to different models, or the test proves nothing.
+  assert.ok(scaled.some((a, r) => a.validation.gpd!.mae !== unscaled[r]!.validation.gpd!.mae), 'both starts fine-tuned to the same model');
+  assert.equal(chosen[0]!.generatedRows, gpdRowsTag(0.1, 'validation'));
 });

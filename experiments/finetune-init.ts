@@ -1,0 +1,104 @@
+/**
+ * Where should fine-tuned GPD start on a new city: the generated vector as the zero-shot row uses it
+ * (times sampling.outputScale), or as the generator returns it (fine-tuning's own prescale then fits its
+ * size on the K days)? Chosen on data before every test period (PROTOCOL.md):
+ *
+ *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>]
+ *
+ * Each city is cut to the part before its test period (experiments/lib/pseudo-target.ts), its family-run
+ * generator (trained on the partner's bank) draws and averages its vectors from the pseudo-target's K
+ * days, and per region the run's fine-tuning recipe (finetune section of the family run: prescale,
+ * guard, shrink) runs from random init (target-only), from the scaled vector and from the unscaled one;
+ * printed: pseudo-test MAE (correction bound x1) of each, of the scaled vector untrained (zero-shot),
+ * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
+ * choice a target can make). Each city's rows are kept in results/finetune-init/k<K>/<city>.json, so a
+ * killed run resumes and cities run in separate processes are summarised by one more run over all.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadCity, initBackend, createForecaster, generatedOutputScale, Rng } from '../src/index.js';
+import { prepareTarget, targetRegion } from '../src/train/target.js';
+import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
+import { ROOT, cityManifest } from './lib/settings.js';
+import { loadGenerator } from '../src/diffusion/generator.js';
+import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
+import { generateVectors, scaleGenerated } from '../src/transfer/stages.js';
+import { regionRng } from '../src/transfer/region-eval.js';
+import { finetune } from '../src/train/finetune.js';
+import { pooledMetrics } from '../src/train/predict.js';
+import { writeJsonAtomic } from '../src/util/atomic.js';
+
+const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
+const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
+type Row = (typeof ROWS)[number];
+interface CityRows {
+  city: string;
+  regions: number;
+  scale: number;
+  mae: Record<Row, number>;
+}
+
+await initBackend();
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const cacheDir = join(ROOT, 'results', 'finetune-init', `k${args.k}`);
+mkdirSync(cacheDir, { recursive: true });
+console.log(`${commandLine('experiments:finetune-init')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
+
+async function cityRows(name: string): Promise<CityRows | null> {
+  const runDir = familyRunDir(args.runs!, name);
+  const cfg = familyRunConfig(args.runs!, name);
+  if (!cfg || !existsSync(join(runDir, 'generator', 'generator.json'))) {
+    console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
+    return null;
+  }
+  const gen = loadGenerator(join(runDir, 'generator'));
+  const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
+  const model = createForecaster(cfg.bank.model);
+  const city = beforeTest(loadCity(cityManifest(name)));
+  const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
+  const regions = pseudoTargetRegions(city, Number(args.regions));
+  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream.
+  const raw = generateVectors(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions);
+  gen.dispose();
+  const scale = generatedOutputScale({}, cfg.data.baseline);
+  const scaled = scaleGenerated(cfg.bank.model, raw, scale);
+  const rows = new Map<Row, number[]>(ROWS.map((r) => [r, []]));
+  for (const [i, region] of regions.entries()) {
+    const t = targetRegion(prep, region);
+    const score = regionScorer(model, t);
+    const rng = regionRng(cfg.seed, city.id, region);
+    const random = model.layout.init(rng.fork('random-init'));
+    const tune = async (init: Float32Array, label: string) => (await finetune(model, init, t.dataset, cfg.finetune, rng.fork(label))).params;
+    const fromScaled = await tune(scaled[i]!, 'gpd');
+    const fromRaw = await tune(raw[i]!, 'gpd');
+    const val = (p: Float32Array) => pooledMetrics(model, p, [t.dataset], 'val').mae;
+    rows.get('random init')!.push(score.test(random));
+    rows.get('target-only')!.push(score.test(await tune(random, 'target-only')));
+    rows.get('GPD zero-shot (scaled)')!.push(score.test(scaled[i]!));
+    rows.get('GPD fine-tuned from the scaled vector')!.push(score.test(fromScaled));
+    rows.get('GPD fine-tuned from the unscaled vector')!.push(score.test(fromRaw));
+    rows.get('the better of the two on the K days')!.push(score.test(val(fromRaw) < val(fromScaled) ? fromRaw : fromScaled));
+  }
+  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<Row, number> };
+}
+
+const changes = new Map<Row, number[]>();
+for (const name of args.cities!.split(',')) {
+  const file = join(cacheDir, `${name}.json`);
+  const cached = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CityRows) : null;
+  const rows = cached && cached.regions === Number(args.regions) ? cached : await cityRows(name);
+  if (!rows) continue;
+  if (rows !== cached) writeJsonAtomic(file, rows);
+  const base = rows.mae['target-only'];
+  console.log(`${name} (${rows.regions} regions, output scale ${rows.scale})`);
+  for (const r of ROWS) {
+    const change = rows.mae[r] / base - 1;
+    if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
+    console.log(`  ${r.padEnd(42)} ${rows.mae[r].toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
+  }
+}
+if (changes.size > 0) {
+  console.log('\nmean change against target-only over cities (and how many cities lower):');
+  for (const [r, xs] of changes) console.log(`  ${r.padEnd(42)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
+}
