@@ -21,7 +21,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { METHODS, generatedOutputScale, writeFileAtomic, writeJsonAtomic, type Method } from '../src/index.js';
+import { METHODS, writeFileAtomic, writeJsonAtomic, type Method } from '../src/index.js';
 import { CityBook, dailyWindowNotes, kDoesNotFit } from './lib/cities.js';
 import { runInParallel } from './lib/parallel.js';
 import { mergeRecords, recordKey, type RunRecord } from './lib/records.js';
@@ -78,15 +78,15 @@ async function main(o: ExperimentOptions): Promise<void> {
   // A run counts as done when its record holds every method it scores, so rows added to METHODS
   // later are filled in by rerunning the same command (evaluation computes only the missing ones).
   // Likewise a record scored with another correction bound is rescored (its run folder keeps the
-  // unbounded predictions, so no model is trained again), and one made with another
-  // sampling.outputScale scores its GPD rows again (the generated vectors are kept).
+  // unbounded predictions, so no model is trained again), and one whose GPD rows were made another
+  // way (sampling.outputScale, finetune.generatedStart) scores them again (the generated vectors are kept).
   const have = (j: RunJob) =>
     records.some(
       (r) =>
         recordKey(r) === recordKey({ ...j.setting, seed: j.seed, k: j.k, variant: j.variant }) &&
         (j.methods ?? METHODS.filter((m) => m !== 'seasonal_baseline' || r.encoding !== 'none')).every((m) => r.methods[m]) &&
         (r.correctionBound ?? 0) === planRun(j, ctx).config.data.correctionBound &&
-        (r.outputScale ?? 1) === generatedOutputScale(planRun(j, ctx).config.sampling, planRun(j, ctx).config.data.baseline),
+        r.gpdRows === planRun(j, ctx).base.gpdRows,
     );
   const add = (r: RunRecord) => {
     // A finished run scored again (new rows, another bound) keeps the time it took in all.

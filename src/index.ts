@@ -65,6 +65,8 @@ export { RunFolder, RUN_FILES, type RunResults, type MethodSummary } from './tra
 export { loadConfig, ConfigError } from './config/load.js';
 export { resolveRunCities } from './config/cities.js';
 export { samplerSteps, generatedOutputScale } from './diffusion/config.js';
+export { generatedStartFor } from './train/config.js';
+export { gpdRowsTag } from './transfer/eval-file.js';
 export { GpdConfig, DataConfig, BankConfig, PromptConfig, DiffusionConfig, SamplingConfig, FinetuneConfig, configJsonSchema } from './config/schema.js';
 export { writeReport } from './report/write.js';
 

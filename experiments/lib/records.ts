@@ -34,6 +34,8 @@ export interface RunRecord {
   correctionBound?: number;
   /** sampling.outputScale of the run's generated models (absent in records written before the option existed: 1). */
   outputScale?: number;
+  /** How its GPD rows were made (transfer/eval-file.ts gpdRowsTag; absent in records written before the tag). */
+  gpdRows?: string;
   /** The budget the run was given (absent in older records: their folder's table.md names it). */
   budget?: BudgetName;
   /** The experiments command line that ran it. */
