@@ -14,20 +14,17 @@
  * choice a target can make). Each city's rows are kept in results/finetune-init/k<K>/<city>.json, so a
  * killed run resumes and cities run in separate processes are summarised by one more run over all.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, generatedOutputScale, Rng } from '../src/index.js';
-import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
-import { ROOT, cityManifest } from './lib/settings.js';
-import { loadGenerator } from '../src/diffusion/generator.js';
-import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
-import { generateVectors, scaleGenerated } from '../src/transfer/stages.js';
+import { initBackend, generatedOutputScale } from '../src/index.js';
+import { targetRegion } from '../src/train/target.js';
+import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, regionScorer } from './lib/pseudo-target.js';
+import { ROOT } from './lib/settings.js';
+import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { finetune } from '../src/train/finetune.js';
 import { pooledMetrics } from '../src/train/predict.js';
-import { writeJsonAtomic } from '../src/util/atomic.js';
 
 const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
 const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
@@ -46,33 +43,26 @@ mkdirSync(cacheDir, { recursive: true });
 console.log(`${commandLine('experiments:finetune-init')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 
 async function cityRows(name: string): Promise<CityRows | null> {
-  const runDir = familyRunDir(args.runs!, name);
-  const cfg = familyRunConfig(args.runs!, name);
-  if (!cfg || !existsSync(join(runDir, 'generator', 'generator.json'))) {
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+  if (!t) {
     console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
     return null;
   }
-  const gen = loadGenerator(join(runDir, 'generator'));
-  const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
-  const model = createForecaster(cfg.bank.model);
-  const city = beforeTest(loadCity(cityManifest(name)));
-  const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
-  const regions = pseudoTargetRegions(city, Number(args.regions));
-  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream.
-  const raw = generateVectors(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions);
-  gen.dispose();
-  const scale = generatedOutputScale({}, cfg.data.baseline);
+  const { cfg, model, city, prep, regions } = t;
+  const raw = averageGroups(drawAsPipeline(t), cfg.sampling.samples);
+  // The scale the family run's configuration gives (its saved sampling section predates the option: the default).
+  const scale = generatedOutputScale(cfg.sampling, cfg.data.baseline);
   const scaled = scaleGenerated(cfg.bank.model, raw, scale);
   const rows = new Map<Row, number[]>(ROWS.map((r) => [r, []]));
   for (const [i, region] of regions.entries()) {
-    const t = targetRegion(prep, region);
-    const score = regionScorer(model, t);
+    const target = targetRegion(prep, region);
+    const score = regionScorer(model, target);
     const rng = regionRng(cfg.seed, city.id, region);
     const random = model.layout.init(rng.fork('random-init'));
-    const tune = async (init: Float32Array, label: string) => (await finetune(model, init, t.dataset, cfg.finetune, rng.fork(label))).params;
+    const tune = async (init: Float32Array, label: string) => (await finetune(model, init, target.dataset, cfg.finetune, rng.fork(label))).params;
     const fromScaled = await tune(scaled[i]!, 'gpd');
     const fromRaw = await tune(raw[i]!, 'gpd');
-    const val = (p: Float32Array) => pooledMetrics(model, p, [t.dataset], 'val').mae;
+    const val = (p: Float32Array) => pooledMetrics(model, p, [target.dataset], 'val').mae;
     rows.get('random init')!.push(score.test(random));
     rows.get('target-only')!.push(score.test(await tune(random, 'target-only')));
     rows.get('GPD zero-shot (scaled)')!.push(score.test(scaled[i]!));
@@ -85,11 +75,8 @@ async function cityRows(name: string): Promise<CityRows | null> {
 
 const changes = new Map<Row, number[]>();
 for (const name of args.cities!.split(',')) {
-  const file = join(cacheDir, `${name}.json`);
-  const cached = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CityRows) : null;
-  const rows = cached && cached.regions === Number(args.regions) ? cached : await cityRows(name);
+  const rows = await cachedCityRows(join(cacheDir, `${name}.json`), (saved: CityRows) => saved.regions === Number(args.regions), () => cityRows(name));
   if (!rows) continue;
-  if (rows !== cached) writeJsonAtomic(file, rows);
   const base = rows.mae['target-only'];
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale})`);
   for (const r of ROWS) {

@@ -13,16 +13,13 @@
  * validation windows), the better of average and random init on the K days, and the best sample per
  * region picked on the pseudo-test (an oracle, a ceiling).
  */
-import { existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, Rng } from '../src/index.js';
-import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
-import { ROOT, cityManifest } from './lib/settings.js';
-import { loadGenerator } from '../src/diffusion/generator.js';
-import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
-import { averageGroups, drawSamples } from '../src/transfer/stages.js';
+import { initBackend } from '../src/index.js';
+import { targetRegion } from '../src/train/target.js';
+import { PSEUDO_TARGET_OPTIONS, commandLine, drawAsPipeline, familyPseudoTarget, regionScorer } from './lib/pseudo-target.js';
+import { ROOT } from './lib/settings.js';
+import { averageGroups } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 
 const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
@@ -33,25 +30,17 @@ const ROWS = ['random init', 'average of samples (default)', 'sample picked on t
 const changes = new Map<string, number[]>();
 console.log(`${commandLine('experiments:sample-selection')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 for (const name of args.cities!.split(',')) {
-  const runDir = familyRunDir(args.runs!, name);
-  const cfg = familyRunConfig(args.runs!, name);
-  if (!cfg || !existsSync(join(runDir, 'generator', 'generator.json'))) {
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+  if (!t) {
     console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
     continue;
   }
-  const gen = loadGenerator(join(runDir, 'generator'));
-  const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
-  const model = createForecaster(cfg.bank.model);
-  const city = beforeTest(loadCity(cityManifest(name)));
-  const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
-  const regions = pseudoTargetRegions(city, Number(args.regions));
+  const { cfg, model, city, prep, regions } = t;
   const S = cfg.sampling.samples;
   const t0 = performance.now();
-  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream.
-  const drawn = drawSamples(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions);
+  const drawn = drawAsPipeline(t);
   const averages = averageGroups(drawn, S);
   const genSeconds = (performance.now() - t0) / 1000;
-  gen.dispose();
   const rows = new Map<string, number[]>(ROWS.map((r) => [r, []]));
   regions.forEach((region, i) => {
     const score = regionScorer(model, targetRegion(prep, region));
@@ -69,7 +58,7 @@ for (const name of args.cities!.split(',')) {
     rows.get('best sample (oracle)')!.push(Math.min(...onTest));
   });
   const r = mean(rows.get('random init')!);
-  console.log(`${name} (generator trained on ${(gen.config.info?.["sources"] as string[] | undefined)?.join('+') ?? 'the family bank'}; ${regions.length} regions x ${S} samples, generated in ${genSeconds.toFixed(0)} s)`);
+  console.log(`${name} (generator trained on ${t.sources.join('+')}; ${regions.length} regions x ${S} samples, generated in ${genSeconds.toFixed(0)} s)`);
   for (const row of ROWS) {
     const m = mean(rows.get(row)!);
     const change = m / r - 1;

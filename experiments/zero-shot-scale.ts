@@ -19,17 +19,14 @@
  * run resumes and cities run in separate processes (`--cities`) are summarised together by one more
  * run over all of them, which generates nothing again.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCity, initBackend, createForecaster, Rng, type Forecaster } from '../src/index.js';
-import { prepareTarget, targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, commandLine, beforeTest, familyRunBank, familyRunConfig, familyRunDir, pseudoTargetRegions, regionScorer } from './lib/pseudo-target.js';
-import { ROOT, cityManifest } from './lib/settings.js';
-import { writeJsonAtomic } from '../src/util/atomic.js';
-import { loadGenerator } from '../src/diffusion/generator.js';
-import { loadPromptSpec, regionPrompts } from '../src/prompts/build.js';
-import { averageGroups, drawSamples } from '../src/transfer/stages.js';
+import { initBackend, type Forecaster } from '../src/index.js';
+import { targetRegion } from '../src/train/target.js';
+import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, familyRunBank, regionScorer } from './lib/pseudo-target.js';
+import { ROOT } from './lib/settings.js';
+import { averageGroups } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { scaleOutput } from '../src/train/calibrate.js';
@@ -62,11 +59,9 @@ interface CityRows {
   genSeconds: number;
 }
 for (const name of args.cities!.split(',')) {
-  const cacheFile = join(cacheDir, `${name}.json`);
-  const cached = existsSync(cacheFile) ? (JSON.parse(readFileSync(cacheFile, 'utf8')) as CityRows) : null;
-  const rows = cached && cached.regions === Number(args.regions) && JSON.stringify(cached.scales) === JSON.stringify(SCALES) ? cached : await cityRows(name);
+  const usable = (saved: CityRows) => saved.regions === Number(args.regions) && JSON.stringify(saved.scales) === JSON.stringify(SCALES);
+  const rows = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
   if (!rows) continue;
-  if (rows !== cached) writeJsonAtomic(cacheFile, rows);
   const { random } = rows;
   console.log(`${name} (generator trained on ${rows.sources}; ${rows.regions} regions, generated in ${rows.genSeconds.toFixed(0)} s); random init ${random.toFixed(3)}`);
   console.log(`  ${'scale'.padEnd(22)} ${SCALES.map((s) => String(s).padStart(15)).join('')}`);
@@ -78,31 +73,22 @@ for (const name of args.cities!.split(',')) {
 
 /** One city's pseudo-test MAE at every scale (generating its vectors), or null when its family run is missing. */
 async function cityRows(name: string): Promise<CityRows | null> {
-  const runDir = familyRunDir(args.runs!, name);
-  const cfg = familyRunConfig(args.runs!, name);
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
   const bank = familyRunBank(args.runs!, name);
-  if (!cfg || !bank || !existsSync(join(runDir, 'generator', 'generator.json'))) {
+  if (!t || !bank) {
     console.log(`${name}: no family run with a generator and bank under ${args.runs} (skipped)`);
     return null;
   }
-  const gen = loadGenerator(join(runDir, 'generator'));
-  const spec = loadPromptSpec(join(runDir, 'prompts', 'spec.json'));
-  const model = createForecaster(cfg.bank.model);
-  const city = beforeTest(loadCity(cityManifest(name)));
-  const prep = prepareTarget(city, Number(args.k), cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
-  const regions = pseudoTargetRegions(city, Number(args.regions));
+  const { cfg, model, city, prep, regions } = t;
   const t0 = performance.now();
-  // The pipeline's draw (transfer/pipeline.ts): same sampling settings and seed stream, the samples averaged.
-  const generated = averageGroups(drawSamples(gen, regionPrompts(city, spec, prep.split.fewShot), cfg.sampling, new Rng(cfg.seed).fork('generate').seed, regions), cfg.sampling.samples);
+  const generated = averageGroups(drawAsPipeline(t), cfg.sampling.samples);
   const genSeconds = (performance.now() - t0) / 1000;
-  gen.dispose();
   const scores = regions.map((r) => regionScorer(model, targetRegion(prep, r)));
   const random = mean(regions.map((r, i) => scores[i]!.test(model.layout.init(regionRng(cfg.seed, city.id, r).fork('random-init')))));
   const bankMean = meanVector(bank.vectors);
   const gRow = scaledRow(model, generated, scores);
   const bRow = scaledRow(model, regions.map(() => bankMean), scores);
-  const sources = cfg.data.sources.map((s) => s.replace(/^.*\//, '').replace('.city.json', '')).join('+');
-  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, sources, genSeconds };
+  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, sources: t.sources.join('+'), genSeconds };
 }
 
 if (changes.length > 0) {

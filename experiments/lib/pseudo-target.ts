@@ -2,13 +2,19 @@
  * Pseudo-targets for choosing defaults on data before every test period (PROTOCOL.md): a city cut to
  * its first 70% (the part a protocol may fit and select on) is treated as a few-shot target of its
  * own, its last 30% scoring. Shared by the experiments that judge on them (finetune-guard,
- * correction-bound, bank-ceiling, sample-selection): the cut, the region sample, the command-line
- * options, the family run whose bank or generator they read, and the scoring of a vector on a region.
+ * correction-bound, bank-ceiling, sample-selection, zero-shot-scale, finetune-init): the cut, the region
+ * sample, the command-line options, the family run whose bank or generator they read, the pipeline's
+ * draw from that generator, the scoring of a vector on a region, and the per-city result files.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { City, Forecaster } from '../../src/index.js';
-import { Rng } from '../../src/index.js';
+import { Rng, createForecaster, loadCity, writeJsonAtomic } from '../../src/index.js';
+import { loadGenerator, type Generator } from '../../src/diffusion/generator.js';
+import { loadPromptSpec, regionPrompts } from '../../src/prompts/build.js';
+import type { PromptSpec } from '../../src/prompts/spec.js';
+import { drawSamples } from '../../src/transfer/stages.js';
+import { prepareTarget, type TargetPrep } from '../../src/train/target.js';
 import type { GpdConfig } from '../../src/config/schema.js';
 import type { RegionWindows } from '../../src/data/windows.js';
 import type { TargetRegion } from '../../src/train/target.js';
@@ -16,7 +22,7 @@ import { loadBank, type LoadedBank } from '../../src/bank/store.js';
 import { predictWindows } from '../../src/train/predict.js';
 import { boundForecasts, fewShotCorrectionRange } from '../../src/train/correction-bound.js';
 import { maskedMetrics } from '../../src/metrics/metrics.js';
-import { ALL_CITIES, ROOT } from './settings.js';
+import { ALL_CITIES, ROOT, cityManifest } from './settings.js';
 
 /** The city up to its test period: what a protocol may fit and select on. */
 export function beforeTest(c: City): City {
@@ -56,6 +62,64 @@ export function familyRunConfig(runs: string, city: string): GpdConfig | null {
 export function familyRunBank(runs: string, city: string): LoadedBank | null {
   const dir = familyRunConfig(runs, city)?.bank.dir;
   return dir && existsSync(dir) ? loadBank(dir) : null;
+}
+
+/** A city as a pseudo-target at K days, with the generator its family run trained on the partner's bank. */
+export interface FamilyPseudoTarget {
+  /** The family run's resolved config (sampling, fine-tuning, encoding, seed). */
+  cfg: GpdConfig;
+  /** The source cities its generator was trained on (the manifests' names). */
+  sources: string[];
+  model: Forecaster;
+  city: City;
+  prep: TargetPrep;
+  regions: number[];
+  /** Loaded on the first call; the caller disposes it. */
+  generator: () => { gen: Generator; spec: PromptSpec };
+}
+
+/** `name` cut before its test period with its family run (seed 1, K = 3) under `runs`, or null when that run has no generator. */
+export function familyPseudoTarget(runs: string, name: string, k: number, regionCount: number): FamilyPseudoTarget | null {
+  const runDir = familyRunDir(runs, name);
+  const cfg = familyRunConfig(runs, name);
+  if (!cfg || !existsSync(join(runDir, 'generator', 'generator.json'))) return null;
+  const city = beforeTest(loadCity(cityManifest(name)));
+  return {
+    cfg,
+    sources: cfg.data.sources.map((s) => basename(s).replace('.city.json', '')),
+    model: createForecaster(cfg.bank.model),
+    city,
+    prep: prepareTarget(city, k, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout),
+    regions: pseudoTargetRegions(city, regionCount),
+    generator: () => ({ gen: loadGenerator(join(runDir, 'generator')), spec: loadPromptSpec(join(runDir, 'prompts', 'spec.json')) }),
+  };
+}
+
+/**
+ * The pipeline's draw (transfer/pipeline.ts) for a pseudo-target's regions: the family run's sampling
+ * settings and seed stream, prompts from the pseudo-target's K days; `sampling.samples` vectors per
+ * region, grouped by region.
+ */
+export function drawAsPipeline(t: FamilyPseudoTarget): Float32Array[] {
+  const { gen, spec } = t.generator();
+  try {
+    return drawSamples(gen, regionPrompts(t.city, spec, t.prep.split.fewShot), t.cfg.sampling, new Rng(t.cfg.seed).fork('generate').seed, t.regions);
+  } finally {
+    gen.dispose();
+  }
+}
+
+/**
+ * One city's rows of an experiment, kept in `file` (written atomically) so a killed run resumes and
+ * cities run in separate processes are summarised by one more run over all of them: the saved rows
+ * when `usable` accepts them, else `compute`'s (saved; null, a city without its run, is not).
+ */
+export async function cachedCityRows<T>(file: string, usable: (saved: T) => boolean, compute: () => Promise<T | null>): Promise<T | null> {
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+  if (saved && usable(saved)) return saved;
+  const rows = await compute();
+  if (rows) writeJsonAtomic(file, rows);
+  return rows;
 }
 
 /**
