@@ -80,14 +80,16 @@ async function main(o: ExperimentOptions): Promise<void> {
   // Likewise a record scored with another correction bound is rescored (its run folder keeps the
   // unbounded predictions, so no model is trained again), and one whose GPD rows were made another
   // way (sampling.outputScale, finetune.generatedStart) scores them again (the generated vectors are kept).
-  const have = (j: RunJob) =>
-    records.some(
+  const have = (j: RunJob) => {
+    const plan = planRun(j, ctx);
+    return records.some(
       (r) =>
         recordKey(r) === recordKey({ ...j.setting, seed: j.seed, k: j.k, variant: j.variant }) &&
         (j.methods ?? METHODS.filter((m) => m !== 'seasonal_baseline' || r.encoding !== 'none')).every((m) => r.methods[m]) &&
-        (r.correctionBound ?? 0) === planRun(j, ctx).config.data.correctionBound &&
-        r.gpdRows === planRun(j, ctx).base.gpdRows,
+        (r.correctionBound ?? 0) === plan.config.data.correctionBound &&
+        r.gpdRows === plan.base.gpdRows,
     );
+  };
   const add = (r: RunRecord) => {
     // A finished run scored again (new rows, another bound) keeps the time it took in all.
     const before = records.find((p) => recordKey(p) === recordKey(r));

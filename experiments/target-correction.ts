@@ -16,7 +16,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RunFolder, resolveRunCities, prepareTarget, targetRegion, MetricsAccumulator, OUT_STEPS } from '../src/index.js';
-import { readEvalRegion } from '../src/transfer/eval-file.js';
+import { gpdRowsScale, readEvalRegion } from '../src/transfer/eval-file.js';
 import { commandLine } from './lib/pseudo-target.js';
 
 const SCALES = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 1];
@@ -40,8 +40,7 @@ for (const dir of runs) {
       const base = saved.preds['seasonal_baseline'];
       const pred = saved.preds[row];
       if (!base || !pred) throw new Error(`${join(dir, 'eval', file)} has no ${base ? row : 'seasonal_baseline'} row`);
-      // The scale the zero-shot row was made at (eval-file.ts gpdRowsTag; files without a tag are unscaled).
-      const per = row === 'gpd_zero_shot' ? Number(/scale=([0-9.e-]+)/.exec(saved.generatedRows)?.[1] ?? 1) : 1;
+      const per = row === 'gpd_zero_shot' ? gpdRowsScale(saved.generatedRows) : 1;
       if (!(per > 0)) throw new Error(`${join(dir, 'eval', file)}: GPD rows made at scale ${per} carry no correction to describe`);
       const { test } = targetRegion(prep, Number(file.match(/(\d+)/)![1]));
       const c = pred.map((v, i) => (v - base[i]!) / per);

@@ -74,6 +74,7 @@ export function planRun(job: RunJob, ctx: PlanContext): RunPlan {
   const bankKey = `${s.sourceSet}-${resolved.data.baseline}-${(hash32(JSON.stringify(bankOf)) >>> 0).toString(16)}`;
   const bankDir = join(ctx.outDir, 'banks', bankKey);
   const config = loadConfig(undefined, [...overrides, `bank.dir=${bankDir}`]);
+  const outputScale = generatedOutputScale(config.sampling, config.data.baseline);
   const command = `npm run experiments -- ${ctx.argv.join(' ')}`;
   return {
     key,
@@ -99,8 +100,8 @@ export function planRun(job: RunJob, ctx: PlanContext): RunPlan {
       samplerSteps: samplerSteps(config.sampling, config.diffusion.timesteps),
       guidance: config.sampling.guidance,
       correctionBound: config.data.correctionBound,
-      outputScale: generatedOutputScale(config.sampling, config.data.baseline),
-      gpdRows: gpdRowsTag(generatedOutputScale(config.sampling, config.data.baseline), generatedStartFor(config.finetune.generatedStart, job.k)),
+      outputScale,
+      gpdRows: gpdRowsTag(outputScale, generatedStartFor(config.finetune.generatedStart, job.k)),
       budget: job.budget,
       command,
     },

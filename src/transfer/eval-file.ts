@@ -55,6 +55,11 @@ export function gpdRowsTag(scale: number, start: string): string {
   return `2 scale=${scale} start=${start}`;
 }
 
+/** The output scale a region file's zero-shot row was made at: its tag's, or 1 in files without a tag (made unscaled). */
+export function gpdRowsScale(tag: string): number {
+  return tag === '' ? 1 : Number(/ scale=(\S+)/.exec(tag)?.[1]);
+}
+
 /**
  * The region's saved file, or an empty one when it does not exist yet. A damaged file (truncated,
  * checksum mismatch) is an ArtefactError from readSafetensors; one of another evaluation version is an

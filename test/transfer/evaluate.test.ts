@@ -8,7 +8,7 @@ import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
 import { EVALUATION_VERSION, evaluateTarget, type EvaluateOptions, type Method } from '../../src/transfer/evaluate.js';
 import { readSafetensors, writeSafetensors } from '../../src/util/safetensors.js';
-import { gpdRowsTag, readEvalRegion } from '../../src/transfer/eval-file.js';
+import { gpdRowsScale, gpdRowsTag, readEvalRegion } from '../../src/transfer/eval-file.js';
 import { predictWindows, pooledMetrics } from '../../src/train/predict.js';
 import { targetRegion } from '../../src/train/target.js';
 import { boundForecasts, fewShotCorrectionRange } from '../../src/train/correction-bound.js';
@@ -209,6 +209,7 @@ test('a changed sampling.outputScale scores the GPD rows again from the scaled v
     const quarter = await evaluateTarget({ ...options(dir, methods), generatedScale: 0.25 });
     assert.deepEqual(quarter.predictions[0]!.preds.target_only, marked, 'target_only was scored again');
     assert.equal(readEvalRegion(first).generatedRows, gpdRowsTag(0.25, 'scaled'));
+    assert.equal(gpdRowsScale(readEvalRegion(first).generatedRows), 0.25);
     for (let r = 0; r < 2; r++) {
       const b = full.predictions[r]!.preds.seasonal_baseline!;
       const raw = full.predictions[r]!.preds.gpd_zero_shot!;
