@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RunFolder, generatedOutputScale, generatedStartFor, gpdRowsTag, runTransfer, writeJsonAtomic, ProgressRenderer } from '../src/index.js';
+import { RunFolder, generatedOutputScale, plannedGpdRows, runTransfer, writeJsonAtomic, ProgressRenderer } from '../src/index.js';
 import { mergeRecords, readRecords, runKey, type RunRecord } from './lib/records.js';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string' }, variant: { type: 'string' }, targets: { type: 'string' } } });
@@ -36,7 +36,8 @@ for (const r of chosen) {
     ...r,
     methods: result.methods,
     outputScale: scale,
-    gpdRows: gpdRowsTag(scale, generatedStartFor(saved.config.finetune.generatedStart, r.k)),
+    zeroShotScale: result.zeroShotScale,
+    gpdRows: plannedGpdRows(saved.config, r.k),
     wallSeconds: r.wallSeconds + (performance.now() - t0) / 1000,
   };
   writeJsonAtomic(file, mergeRecords(file, [updated]));

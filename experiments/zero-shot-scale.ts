@@ -30,6 +30,7 @@ import { averageGroups } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { scaleOutput } from '../src/train/calibrate.js';
+import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
 const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, scales: { type: 'string', default: '0,0.05,0.1,0.15,0.2,0.3,0.5,0.7,1' } } });
 const SCALES = args.scales!.split(',').map(Number);
@@ -39,11 +40,13 @@ await initBackend();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 /** Per city and row: the change against random init at every scale. */
-const changes: { city: string; generated: number[]; bankMean: number[] }[] = [];
+const changes: { city: string; generated: number[]; bankMean: number[]; pickVal: number; pickFewShot: number }[] = [];
 console.log(`${commandLine('experiments:zero-shot-scale')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators and banks of ${relative(ROOT, args.runs!)}\n`);
 
-function scaledRow(model: Forecaster, vectors: Float32Array[], scores: ReturnType<typeof regionScorer>[]): number[] {
-  return SCALES.map((s) => mean(vectors.map((v, i) => scores[i]!.test(scaleOutput(model, v, s)))));
+type Scorer = ReturnType<typeof regionScorer>;
+/** Mean over regions of one score of every region's vector, at every scale. */
+function scaledRow(model: Forecaster, vectors: Float32Array[], scores: Scorer[], part: 'test' | 'val' = 'test'): number[] {
+  return SCALES.map((s) => mean(vectors.map((v, i) => scores[i]![part](scaleOutput(model, v, s)))));
 }
 
 const cacheDir = join(ROOT, 'results', 'zero-shot-scale', `k${args.k}`);
@@ -55,11 +58,16 @@ interface CityRows {
   random: number;
   generated: number[];
   bankMean: number[];
+  /** The generated rows' few-shot MAE per scale: validation windows (mean over regions), and all K days pooled (transfer/zero-shot-scale.ts, what the pipeline chooses by). */
+  generatedVal: number[];
+  generatedFewShot: number[];
+  /** Marks rows whose few-shot MAE is pooled as the pipeline pools it (earlier files averaged regions). */
+  pooled: true;
   sources: string;
   genSeconds: number;
 }
 for (const name of args.cities!.split(',')) {
-  const usable = (saved: CityRows) => saved.regions === Number(args.regions) && JSON.stringify(saved.scales) === JSON.stringify(SCALES);
+  const usable = (saved: CityRows) => saved.regions === Number(args.regions) && JSON.stringify(saved.scales) === JSON.stringify(SCALES) && saved.pooled === true;
   const rows = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
   if (!rows) continue;
   const { random } = rows;
@@ -68,7 +76,17 @@ for (const name of args.cities!.split(',')) {
   for (const [label, row] of [['generated', rows.generated], ['bank mean', rows.bankMean]] as const) {
     console.log(`  ${label.padEnd(22)} ${row.map((m) => `${m.toFixed(3)} ${fmt(m / random - 1)}`.padStart(15)).join('')}`);
   }
-  changes.push({ city: name, generated: rows.generated.map((m) => m / random - 1), bankMean: rows.bankMean.map((m) => m / random - 1) });
+  for (const [label, row] of [['few-shot val', rows.generatedVal], ['few-shot days', rows.generatedFewShot]] as const) {
+    console.log(`  ${('generated ' + label).padEnd(22)} ${row.map((m) => m.toFixed(3).padStart(15)).join('')}`);
+  }
+  const argmin = (row: number[]) => row.indexOf(Math.min(...row));
+  changes.push({
+    city: name,
+    generated: rows.generated.map((m) => m / random - 1),
+    bankMean: rows.bankMean.map((m) => m / random - 1),
+    pickVal: argmin(rows.generatedVal),
+    pickFewShot: argmin(rows.generatedFewShot),
+  });
 }
 
 /** One city's pseudo-test MAE at every scale (generating its vectors), or null when its family run is missing. */
@@ -88,7 +106,10 @@ async function cityRows(name: string): Promise<CityRows | null> {
   const bankMean = meanVector(bank.vectors);
   const gRow = scaledRow(model, generated, scores);
   const bRow = scaledRow(model, regions.map(() => bankMean), scores);
-  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, sources: t.sources.join('+'), genSeconds };
+  const generatedVal = scaledRow(model, generated, scores, 'val');
+  // What the pipeline chooses by (sampling.zeroShotScale = few-shot): every region's K days pooled.
+  const generatedFewShot = chooseZeroShotScale(model, t.prep, regions, (r) => generated[regions.indexOf(r)]!, SCALES).mae;
+  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, generatedVal, generatedFewShot, pooled: true, sources: t.sources.join('+'), genSeconds };
 }
 
 if (changes.length > 0) {
@@ -107,6 +128,16 @@ if (changes.length > 0) {
     const { at } = best(changes.filter((o) => o !== c).map((o) => o.generated));
     console.log(`  ${c.city.padEnd(20)} scale ${SCALES[at]}  ${fmt(c.generated[at]!)}`);
   }
+  // One scale per city, chosen on its own few-shot days (every sampled region's MAE at each scale):
+  // selection a target may make, set beside the one fixed scale the other cities choose.
+  for (const [label, key] of [['validation windows', 'pickVal'], ['all K days', 'pickFewShot']] as const) {
+    console.log(`\nscale chosen per city on its few-shot ${label}: the scale, and the city's change at it`);
+    for (const c of changes) console.log(`  ${c.city.padEnd(20)} scale ${SCALES[c[key]]}  ${fmt(c.generated[c[key]]!)}`);
+    const picked = changes.map((c) => c.generated[c[key]]!);
+    console.log(`  mean ${fmt(mean(picked))}; worst city ${fmt(Math.max(...picked))}; below random init in ${picked.filter((x) => x < 0).length} of ${picked.length}`);
+  }
   const { at } = best(changes.map((c) => c.generated));
+  const fixed = changes.map((c) => c.generated[at]!);
+  console.log(`\nfixed scale ${SCALES[at]}: mean ${fmt(mean(fixed))}; worst city ${fmt(Math.max(...fixed))}; below random init in ${fixed.filter((x) => x < 0).length} of ${fixed.length}`);
   console.log(`\nzero-shot-scale: ${SCALES[at]}`);
 }

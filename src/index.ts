@@ -56,7 +56,7 @@ export { trainDenoiser } from './diffusion/trainer.js';
 export { loadGenerator, saveGenerator, Generator } from './diffusion/generator.js';
 
 // transfer
-export { runTransfer, type TransferOptions, type TransferResult } from './transfer/pipeline.js';
+export { runTransfer, plannedGpdRows, type TransferOptions, type TransferResult } from './transfer/pipeline.js';
 export { trainGeneratorFromBank, sampleForCity } from './transfer/stages.js';
 export { METHODS, METHOD_LABELS, type Method } from './transfer/evaluate.js';
 export { RunFolder, RUN_FILES, type RunResults, type MethodSummary } from './transfer/run-folder.js';

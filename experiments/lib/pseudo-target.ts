@@ -125,7 +125,8 @@ export async function cachedCityRows<T>(file: string, usable: (saved: T) => bool
 /**
  * Scores of parameter vectors on one pseudo-target region: the pseudo-test MAE with the correction
  * bound (fitted on the region's few-shot days) at given factors, from one forward pass, and the MAE on
- * the few-shot days themselves (training and validation windows weighted by their counts, unbounded).
+ * the few-shot days themselves (training and validation windows weighted by their counts, unbounded)
+ * and on the validation windows alone.
  */
 export function regionScorer(model: Forecaster, t: TargetRegion) {
   const { dataset } = t;
@@ -140,6 +141,8 @@ export function regionScorer(model: Forecaster, t: TargetRegion) {
     testAt,
     /** Pseudo-test MAE with the default bound (x1). */
     test: (p: Float32Array) => testAt(p, [1])[0]!,
+    /** MAE on the few-shot validation windows alone (the part any selection on a target may use). */
+    val: (p: Float32Array) => mae(predict(p, dataset.val), dataset.val),
     fewShot: (p: Float32Array) => {
       const parts = [dataset.train, dataset.val].filter((w) => w.count > 0);
       return parts.reduce((a, w) => a + mae(predict(p, w), w) * w.count, 0) / parts.reduce((a, w) => a + w.count, 0);

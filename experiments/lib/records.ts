@@ -34,6 +34,8 @@ export interface RunRecord {
   correctionBound?: number;
   /** sampling.outputScale of the run's generated models (absent in records written before the option existed: 1). */
   outputScale?: number;
+  /** The zero-shot row's output scale, chosen on the target's few-shot days (absent: outputScale). */
+  zeroShotScale?: number;
   /** How its GPD rows were made (transfer/eval-file.ts gpdRowsTag; absent in records written before the tag). */
   gpdRows?: string;
   /** The budget the run was given (absent in older records: their folder's table.md names it). */
@@ -95,5 +97,10 @@ export function settingsPhrase(records: RunRecord[]): string {
   const guidance = records.some((r) => r.guidance !== undefined) ? `; guidance ${distinct(records, (r) => r.guidance?.toString(), '?')}` : '';
   const bound = distinct(records, (r) => (r.correctionBound ? `x${r.correctionBound}` : 'off'), 'off');
   const scale = distinct(records, (r) => String(r.outputScale ?? 1), '1');
-  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}; generated output scale ${scale}; correction bound ${bound}`;
+  const chosen = records.flatMap((r) => (r.zeroShotScale === undefined ? [] : [r.zeroShotScale]));
+  const outputScale =
+    chosen.length === 0
+      ? `generated output scale ${scale}`
+      : `zero-shot output scale chosen per run on the K days (${Math.min(...chosen)} to ${Math.max(...chosen)}), fine-tuned GPD starting at ${scale}`;
+  return `Base model ${model}; conditioning ${conditioning} unless noted; sampler ${sampler}${guidance}; ${outputScale}; correction bound ${bound}`;
 }

@@ -12,8 +12,7 @@ import {
   runTransfer,
   samplerSteps,
   generatedOutputScale,
-  generatedStartFor,
-  gpdRowsTag,
+  plannedGpdRows,
   ProgressRenderer,
   RunFolder,
   type GpdConfig,
@@ -101,7 +100,7 @@ export function planRun(job: RunJob, ctx: PlanContext): RunPlan {
       guidance: config.sampling.guidance,
       correctionBound: config.data.correctionBound,
       outputScale,
-      gpdRows: gpdRowsTag(outputScale, generatedStartFor(config.finetune.generatedStart, job.k)),
+      gpdRows: plannedGpdRows(config, job.k),
       budget: job.budget,
       command,
     },
@@ -126,7 +125,7 @@ export async function runPlan(plan: RunPlan, onLog?: (message: string) => void):
   });
   renderer.done();
   if (!new RunFolder(plan.runDir).isFinished()) throw new Error(`${plan.key}: no results.json after the run`);
-  return { ...plan.base, methods: result.methods, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000 };
+  return { ...plan.base, methods: result.methods, zeroShotScale: result.zeroShotScale, regions: result.regions.length, wallSeconds: (performance.now() - t0) / 1000 };
 }
 
 /**

@@ -158,6 +158,7 @@ export const TransferRegionPayload = z
     methods: z.array(z.enum(METHODS)).min(1),
     inits: z.object({ shared: f32, bankMean: f32, nearest: f32, generated: f32 }).strict(),
     generatedScale: z.number().min(0),
+    zeroShotScale: z.number().min(0),
     data: regionData(TargetPrep),
   })
   .strict();

@@ -91,6 +91,20 @@ export const SamplingConfig = z
       .max(1)
       .optional()
       .describe("the generated model's correction of the baseline times this on the target (output layer scaled); default 0.1 with a seasonal baseline, 1 under data.baseline none"),
+    /**
+     * The zero-shot row's factor: `few-shot` chooses it per target city from ZERO_SHOT_SCALE_GRID on
+     * the city's K days (transfer/zero-shot-scale.ts); `fixed` is outputScale itself. Fine-tuned GPD
+     * starts from outputScale either way (finetune.generatedStart, measured at that start). Measured on
+     * the eight pseudo-targets (npm run experiments:zero-shot-scale, K = 3; change against random
+     * init): one factor for all cities (0.1, chosen on the cities' mean) -0.6% in the mean, worst city
+     * +0.3%, below random init in 7 of 8; chosen per city on its K days -0.8%, worst city -0.1%, 8 of 8;
+     * chosen on the validation day alone -0.7%, worst city +0.7%. Under data.baseline none the factor
+     * scales the whole forecast, so it stays fixed there.
+     */
+    zeroShotScale: z
+      .enum(['few-shot', 'fixed'])
+      .default('few-shot')
+      .describe("the zero-shot model's output scale: chosen per target city on its few-shot days (few-shot), or sampling.outputScale (fixed); fixed under data.baseline none"),
   })
   .strict();
 export type SamplingConfig = z.output<typeof SamplingConfig>;
@@ -98,6 +112,11 @@ export type SamplingConfig = z.output<typeof SamplingConfig>;
 /** The output scale generated models get on a target: sampling.outputScale, or its default for the encoding. */
 export function generatedOutputScale(sampling: Pick<SamplingConfig, 'outputScale'>, baseline: string): number {
   return sampling.outputScale ?? (baseline === 'none' ? 1 : 0.1);
+}
+
+/** Whether the zero-shot scale is chosen on the target's few-shot days (never under raw z-scores: there it scales the whole forecast). */
+export function zeroShotScaleChosen(sampling: Pick<SamplingConfig, 'zeroShotScale'>, baseline: string): boolean {
+  return sampling.zeroShotScale === 'few-shot' && baseline !== 'none';
 }
 
 /** Denoising steps a sampler runs: DDPM always runs all T of the process, the others `sampling.steps`. */

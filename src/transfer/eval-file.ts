@@ -47,17 +47,20 @@ export function emptyEvalRegion(generatedRows = ''): EvalRegionFile {
 }
 
 /**
- * What the rows started from the generated vector depend on beyond the run's artefacts: the output
- * scale, where fine-tuning starts, and the version of their recipe (2: the zero-shot row scaled, GPD
- * calibrated fitted on the unscaled vector). A region file whose tag differs gets those rows again.
+ * What the rows started from the generated vector depend on beyond the run's artefacts: the zero-shot
+ * row's output scale (a number in a region file; `few-shot` where a run is planned before its city
+ * chose one), where fine-tuning starts and the scale of that start, and the version of their recipe
+ * (3: the zero-shot scale apart from the fine-tuning start's). A region file whose tag differs gets
+ * those rows again.
  */
-export function gpdRowsTag(scale: number, start: string): string {
-  return `2 scale=${scale} start=${start}`;
+export function gpdRowsTag(zeroShot: number | 'few-shot', start: string, startScale: number): string {
+  return `3 zero-shot=${zeroShot} start=${start}@${startScale}`;
 }
 
 /** The output scale a region file's zero-shot row was made at: its tag's, or 1 in files without a tag (made unscaled). */
 export function gpdRowsScale(tag: string): number {
-  return tag === '' ? 1 : Number(/ scale=(\S+)/.exec(tag)?.[1]);
+  if (tag === '') return 1;
+  return Number((/ zero-shot=(\S+)/.exec(tag) ?? / scale=(\S+)/.exec(tag))?.[1]);
 }
 
 /**

@@ -55,11 +55,13 @@ export interface EvaluateOptions {
    */
   correctionBound?: number;
   /**
-   * sampling.outputScale (default 1): the zero-shot row is `inits.generated` with its output layer
-   * scaled by it. A region file's GPD rows made at another scale or fine-tuning start
+   * sampling.outputScale (default 1): fine-tuned GPD's `scaled` start is `inits.generated` with its
+   * output layer scaled by it (and the zero-shot row, unless zeroShotScale says otherwise). A region file's GPD rows made at another scale or fine-tuning start
    * (finetune.generatedStart) are dropped and scored again; its other rows are kept.
    */
   generatedScale?: number;
+  /** The zero-shot row's output scale (sampling.zeroShotScale, chosen per city by the pipeline); default generatedScale. */
+  zeroShotScale?: number;
 }
 
 export interface RegionPredictions {
@@ -90,7 +92,8 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
   const finetune = FinetuneConfig.parse(o.finetune);
   const model = o.model.name as ModelName;
   const generatedScale = o.generatedScale ?? 1;
-  const generatedRows = gpdRowsTag(generatedScale, generatedStartFor(finetune.generatedStart, o.prep.split.kDays));
+  const zeroShotScale = o.zeroShotScale ?? generatedScale;
+  const generatedRows = gpdRowsTag(zeroShotScale, generatedStartFor(finetune.generatedStart, o.prep.split.kDays), generatedScale);
   for (const region of o.regions) {
     const file = o.regionFile(region);
     // A damaged file is a cache: scored again. One of another evaluation version is refused by name.
@@ -109,6 +112,7 @@ export async function evaluateTarget(o: EvaluateOptions): Promise<{ scores: Meth
         methods: missing,
         inits: { shared: o.inits.shared, bankMean: o.inits.bankMean, nearest: o.inits.nearest(region), generated: o.inits.generated(region) },
         generatedScale,
+        zeroShotScale,
         data: sliceRegion(city, o.prep, region, sliceTargetPrep),
       }),
     };

@@ -17,11 +17,13 @@ import { buildBank } from '../bank/build.js';
 import { loadBank, type LoadedBank } from '../bank/store.js';
 import { trainSharedModel } from '../bank/shared-model.js';
 import { createForecaster } from '../models/registry.js';
-import { trainConfigOf } from '../train/config.js';
+import { generatedStartFor, trainConfigOf } from '../train/config.js';
+import { gpdRowsTag } from './eval-file.js';
 import { prepareCity, type CityPrep } from '../train/dataset.js';
 import { prepareTarget, type TargetPrep } from '../train/target.js';
 import { regionPrompts, loadPromptSpec, savePromptSpec } from '../prompts/build.js';
-import { generatedOutputScale, samplerSteps } from '../diffusion/config.js';
+import { generatedOutputScale, samplerSteps, zeroShotScaleChosen } from '../diffusion/config.js';
+import { chooseZeroShotScale } from './zero-shot-scale.js';
 import { writeSafetensors } from '../util/safetensors.js';
 import { ArtefactError, ConfigError } from '../util/errors.js';
 import { withFolderLock } from '../util/lock.js';
@@ -60,6 +62,19 @@ export interface TransferResult {
   regions: number[];
   methods: Partial<Record<Method, MethodSummary>>;
   wallSeconds: number;
+  /** The zero-shot row's output scale (chosen on the few-shot days, or sampling.outputScale). */
+  zeroShotScale: number;
+}
+
+/**
+ * How a run's GPD rows are made, as far as its configuration says before the target chose a zero-shot
+ * scale (eval-file.ts gpdRowsTag; `few-shot` stands for the chosen number): what the experiments'
+ * records compare to know a run's rows were made another way.
+ */
+export function plannedGpdRows(cfg: Pick<GpdConfig, 'sampling' | 'data' | 'finetune'>, kDays: number): string {
+  const fixed = generatedOutputScale(cfg.sampling, cfg.data.baseline);
+  const zeroShot = zeroShotScaleChosen(cfg.sampling, cfg.data.baseline) ? 'few-shot' : fixed;
+  return gpdRowsTag(zeroShot, generatedStartFor(cfg.finetune.generatedStart, kDays), fixed);
 }
 
 /** Seeded, sorted choice of target regions to score (all when the cap is absent or large). */
@@ -223,10 +238,14 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     writeGenerated(genFile, generated, regions, { target: target.id, sampler: s.sampler, steps: String(s.steps), ms: String(Math.round(performance.now() - t1)) });
     log(`generated ${generated.length} models for ${target.id} in ${((performance.now() - t1) / 1000).toFixed(1)} s (${s.sampler}-${samplerSteps(s, cfg.diffusion.timesteps)})`);
   }
-  // The generator's averages; the zero-shot row gets them scaled by sampling.outputScale (region-eval.ts).
+  // The generator's averages; fine-tuned GPD starts from them scaled by sampling.outputScale, the
+  // zero-shot row gets them scaled by the factor this city's few-shot days choose (sampling.zeroShotScale).
   const outputScale = generatedOutputScale(s, cfg.data.baseline);
   const generatedOf = new Map(regions.map((r, i) => [r, generated[i]!]));
   generator.dispose();
+  const choice = zeroShotScaleChosen(s, cfg.data.baseline) ? chooseZeroShotScale(model, prep, regions, (r) => generatedOf.get(r)!) : undefined;
+  const zeroShotScale = choice?.scale ?? outputScale;
+  if (choice) log(`zero-shot output scale ${zeroShotScale} (lowest few-shot MAE of ${choice.grid.join(', ')})`);
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
   // A target.json of an older gpd lacks the regions' correction ranges: it gets them (the rest is unchanged).
@@ -239,6 +258,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     finetune: cfg.finetune,
     correctionBound: cfg.data.correctionBound,
     generatedScale: outputScale,
+    zeroShotScale,
     seed: cfg.seed,
     regionFile: (r) => run.evalRegion(r),
     workers: cfg.bank.workers,
@@ -264,7 +284,8 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     methods: methods as Record<string, MethodSummary>,
     labels: METHOD_LABELS,
     wallSeconds,
+    ...(choice ? { zeroShotScale: choice } : {}),
   };
   run.writeResults(results);
-  return { runDir: run.dir, target: target.id, sources: results.sources, regions, methods, wallSeconds };
+  return { runDir: run.dir, target: target.id, sources: results.sources, regions, methods, wallSeconds, zeroShotScale };
 }

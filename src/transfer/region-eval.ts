@@ -41,8 +41,10 @@ export interface TransferRegionPayload {
   methods: Method[];
   /** This region's initial vectors; `generated` as the generator returned it. */
   inits: { shared: Float32Array; bankMean: Float32Array; nearest: Float32Array; generated: Float32Array };
-  /** sampling.outputScale: the zero-shot row is the generated vector with its output layer scaled by it. */
+  /** sampling.outputScale: fine-tuned GPD's `scaled` start is the generated vector with its output layer scaled by it. */
   generatedScale: number;
+  /** The zero-shot row's output scale (sampling.zeroShotScale: chosen per city on its few-shot days, or generatedScale). */
+  zeroShotScale: number;
   data: RegionData<TargetPrep>;
 }
 
@@ -118,7 +120,7 @@ export async function runTransferRegion(p: TransferRegionPayload, hooks: JobHook
     source_transfer: () => tune(inits.shared, 'source-transfer'),
     bank_mean: () => tune(inits.bankMean, 'bank-mean'),
     nearest_prompt: () => tune(inits.nearest, 'nearest-prompt'),
-    gpd_zero_shot: () => scaled,
+    gpd_zero_shot: () => scaleOutput(model, inits.generated, p.zeroShotScale),
     gpd: tuneGenerated,
     random_init: () => randomInit,
     bank_mean_zero_shot: () => inits.bankMean,

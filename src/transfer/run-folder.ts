@@ -68,6 +68,8 @@ export const RunResults = z.object({
   methods: z.record(z.string(), MethodSummary),
   labels: z.record(z.string(), z.string()),
   wallSeconds: z.number().optional(),
+  /** The zero-shot row's output scale and the few-shot MAE it was chosen by (absent when fixed, and in older runs). */
+  zeroShotScale: z.object({ scale: z.number(), grid: z.array(z.number()), mae: z.array(z.number()) }).optional(),
 });
 export type RunResults = z.output<typeof RunResults>;
 
@@ -89,7 +91,7 @@ export const RESCORE_ONLY_KEYS = ['data.correctionBound'];
  * Keys that change only the rows started from the generated vector (the stored generated vectors stay
  * valid): a run folder resumes under a new value and scores those rows again.
  */
-export const REGENERATED_ROWS_KEYS = ['sampling.outputScale', 'finetune.generatedStart'];
+export const REGENERATED_ROWS_KEYS = ['sampling.outputScale', 'sampling.zeroShotScale', 'finetune.generatedStart'];
 
 /** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {

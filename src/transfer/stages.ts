@@ -13,7 +13,11 @@ import { createForecaster } from '../models/registry.js';
 import { fitPromptSpec, regionPrompts, loadPromptSpec } from '../prompts/build.js';
 import type { PromptSpec } from '../prompts/spec.js';
 import { loadGenerator, type Generator } from '../diffusion/generator.js';
-import { generatedOutputScale, type SamplingConfig } from '../diffusion/config.js';
+import { generatedOutputScale, zeroShotScaleChosen, type SamplingConfig } from '../diffusion/config.js';
+import type { BaselineKind } from '../data/encoding.js';
+import type { HoldoutKind } from '../data/splits.js';
+import { prepareTarget } from '../train/target.js';
+import { chooseZeroShotScale } from './zero-shot-scale.js';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { ArtefactError, UserError } from '../util/errors.js';
@@ -97,7 +101,7 @@ export function generateVectors(gen: Generator, prompts: PromptSet, sampling: Sa
 
 /**
  * The generated vectors as a new city gets them: each model's correction of the baseline times
- * `sampling.outputScale` (its output layer scaled). Generated files of a run hold the generator's
+ * the output scale (its output layer scaled). Generated files of a run hold the generator's
  * averages before this, so a changed scale needs no generation again.
  */
 export function scaleGenerated(model: ModelName, vectors: Float32Array[], scale: number): Float32Array[] {
@@ -171,22 +175,30 @@ export async function sampleForCity(o: {
   sampling: SamplingConfig;
   seed: number;
   out: string;
+  /** data.feature and finetune.holdout: the few-shot days a chosen zero-shot scale is judged on (sampling.zeroShotScale). */
+  feature?: number;
+  holdout?: HoldoutKind;
   onProgress?: ProgressFn;
-}): Promise<{ file: string; count: number; ms: number }> {
+}): Promise<{ file: string; count: number; ms: number; outputScale: number }> {
   await initBackend();
   const gen = loadGenerator(o.generatorDir);
   try {
     const spec = loadPromptSpec(join(o.generatorDir, PROMPT_SPEC_FILE));
     const prompts = regionPrompts(o.city, spec, targetSplit(o.city, o.kDays).fewShot);
     const t0 = performance.now();
-    // The scale's default follows the encoding the generator's bank trained with (its info.baseline).
-    const outputScale = generatedOutputScale(o.sampling, String(gen.config.info?.['baseline'] ?? 'seasonal-ar'));
-    const vectors = scaleGenerated(gen.layout.modelName as ModelName, generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress), outputScale);
+    // The scale follows the encoding the generator's bank trained with (its info.baseline): the city's
+    // few-shot days choose it (sampling.zeroShotScale), as the pipeline's zero-shot row gets it.
+    const baseline = String(gen.config.info?.['baseline'] ?? 'seasonal-ar') as BaselineKind;
+    const modelName = gen.layout.modelName as ModelName;
+    const raw = generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress);
+    const prep = zeroShotScaleChosen(o.sampling, baseline) ? prepareTarget(o.city, o.kDays, o.feature ?? 0, baseline, o.holdout ?? 'days') : undefined;
+    const outputScale = prep ? chooseZeroShotScale(createForecaster(modelName), prep, raw.map((_, i) => i), (r) => raw[r]!).scale : generatedOutputScale(o.sampling, baseline);
+    const vectors = scaleGenerated(modelName, raw, outputScale);
     const ms = performance.now() - t0;
     const meta = { city: o.city.id, model: gen.layout.modelName, layoutHash: gen.layout.hash(), sampler: o.sampling.sampler };
     writeGenerated(o.out, vectors, vectors.map((_, i) => i), meta);
     writeJsonAtomic(o.out.replace(/\.safetensors$/, '') + '.json', { ...meta, regions: o.city.nodeIds, kDays: o.kDays, sampling: { ...o.sampling, outputScale }, seed: o.seed, ms });
-    return { file: o.out, count: vectors.length, ms };
+    return { file: o.out, count: vectors.length, ms, outputScale };
   } finally {
     gen.dispose();
   }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GPD, TINY_BANK, TINY_DATA, TINY_RUN, bankVectors, cli, gpdSync, hasStack, removeDir, tempDir, twiceInMountNamespace } from './harness.js';
 
@@ -55,6 +55,10 @@ test('diffusion sample --generator <missing folder> names it; with the generator
   const ok = await cli(...args(gen));
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /generated 6 models/);
+  // The output scale the city's few-shot days chose (sampling.zeroShotScale), said and recorded beside the vectors.
+  const said = Number(/output scale ([\d.]+)\)/.exec(ok.stdout)?.[1]);
+  assert.ok([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1].includes(said), ok.stdout);
+  assert.equal(JSON.parse(readFileSync(out.replace(/\.safetensors$/, '.json'), 'utf8')).sampling.outputScale, said);
 });
 
 for (const [flag, key] of [['--max-regions', 'maxRegions'], ['--group-size', 'groupSize']] as const) {

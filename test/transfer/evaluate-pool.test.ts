@@ -42,6 +42,7 @@ test('a target region evaluated from its slice predicts what the whole city give
     methods,
     inits: { shared: inits.shared, bankMean: inits.bankMean, nearest: inits.nearest(region), generated: inits.generated(region) },
     generatedScale: 0.1,
+    zeroShotScale: 0.05,
     data,
   });
   const whole = await runTransferRegion(payload(3, wholeCityRegion(city!, prep, 3)));

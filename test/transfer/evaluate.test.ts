@@ -195,7 +195,7 @@ test('model forecasts are scored bounded by the few-shot range; saved prediction
   }
 });
 
-test('a changed sampling.outputScale scores the GPD rows again from the scaled vector and keeps every other row', async () => {
+test('a changed zero-shot scale scores the GPD rows again from the scaled vector and keeps every other row', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpd-eval-scale-'));
   const methods: Method[] = ['seasonal_baseline', 'target_only', 'gpd_zero_shot', 'gpd_calibrated'];
   try {
@@ -203,12 +203,12 @@ test('a changed sampling.outputScale scores the GPD rows again from the scaled v
     // Mark target_only: the rescore must keep it, so the mark survives.
     const first = join(dir, readdirSync(dir).sort()[0]!);
     const { tensors, metadata } = readSafetensors(first);
-    assert.equal(metadata['generatedRows'], gpdRowsTag(1, 'scaled'));
+    assert.equal(metadata['generatedRows'], gpdRowsTag(1, 'scaled', 1));
     const marked = (tensors.target_only!.data as Float32Array).map((v) => v + 1000);
     writeSafetensors(first, { ...tensors, target_only: { ...tensors.target_only!, data: marked } }, metadata);
-    const quarter = await evaluateTarget({ ...options(dir, methods), generatedScale: 0.25 });
+    const quarter = await evaluateTarget({ ...options(dir, methods), zeroShotScale: 0.25 });
     assert.deepEqual(quarter.predictions[0]!.preds.target_only, marked, 'target_only was scored again');
-    assert.equal(readEvalRegion(first).generatedRows, gpdRowsTag(0.25, 'scaled'));
+    assert.equal(readEvalRegion(first).generatedRows, gpdRowsTag(0.25, 'scaled', 1));
     assert.equal(gpdRowsScale(readEvalRegion(first).generatedRows), 0.25);
     for (let r = 0; r < 2; r++) {
       const b = full.predictions[r]!.preds.seasonal_baseline!;
@@ -245,5 +245,5 @@ test('finetune.generatedStart: validation keeps whichever of the scaled and unsc
   }
   // The two starts fine-tune to different models, or the test proves nothing.
   assert.ok(scaled.some((a, r) => a.validation.gpd!.mae !== unscaled[r]!.validation.gpd!.mae), 'both starts fine-tuned to the same model');
-  assert.equal(chosen[0]!.generatedRows, gpdRowsTag(0.1, 'validation'));
+  assert.equal(chosen[0]!.generatedRows, gpdRowsTag(0.1, 'validation', 0.1));
 });

@@ -81,13 +81,24 @@ test('tiny synthetic pipeline (default encoding): every method scored, the seaso
     assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).config.data.correctionBound, 0);
     for (const k of ['ha', 'seasonal_baseline'] as const) assert.equal(r3.methods[k]?.mae, m[k].mae, k);
     t.diagnostic(`unbounded: ${mae(r3.methods)}`);
-    // A new sampling.outputScale scores the GPD rows again from the stored generated vectors: nothing
-    // is generated again, and every other row keeps its number.
+    // The zero-shot scale was chosen on the few-shot days: the grid factor with the lowest MAE there.
+    const { zeroShotScale: choice } = results;
+    assert.equal(choice.mae[choice.grid.indexOf(choice.scale)], Math.min(...choice.mae));
+    assert.equal(r1.zeroShotScale, choice.scale);
+    // A new sampling.outputScale moves fine-tuned GPD's start and scores the GPD rows again from the
+    // stored generated vectors: nothing is generated again, every other row keeps its number, and so
+    // does the zero-shot row (its scale is the city's choice).
     const generatedAt = statSync(join(dir, 'generated.safetensors')).mtimeMs;
     const r4 = await runTransfer({ config: loadConfig(undefined, [...TINY, 'sampling.outputScale=0.5']), runDir: dir });
     assert.equal(statSync(join(dir, 'generated.safetensors')).mtimeMs, generatedAt, 'the generated vectors were written again');
-    for (const k of ['target_only', 'bank_mean', 'random_init'] as const) assert.equal(r4.methods[k]?.mae, m[k].mae, k);
-    assert.notEqual(r4.methods.gpd_zero_shot?.mae, m.gpd_zero_shot.mae, 'the zero-shot row was not scored again at the new scale');
+    for (const k of ['target_only', 'bank_mean', 'random_init', 'gpd_zero_shot'] as const) assert.equal(r4.methods[k]?.mae, r3.methods[k]?.mae, k);
+    assert.notEqual(r4.methods.gpd?.mae, r3.methods.gpd?.mae, 'fine-tuned GPD was not scored again from the new start');
+    // A fixed zero-shot scale (0.5, not the city's choice) scores the zero-shot row again at it.
+    assert.notEqual(choice.scale, 0.5);
+    const r5 = await runTransfer({ config: loadConfig(undefined, [...TINY, 'sampling.outputScale=0.5', 'sampling.zeroShotScale=fixed']), runDir: dir });
+    assert.equal(r5.zeroShotScale, 0.5);
+    assert.equal(r5.methods.gpd?.mae, r4.methods.gpd?.mae);
+    assert.notEqual(r5.methods.gpd_zero_shot?.mae, r4.methods.gpd_zero_shot?.mae, 'the zero-shot row was not scored again at the fixed scale');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

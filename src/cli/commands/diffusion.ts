@@ -52,9 +52,11 @@ export function registerDiffusionCommands(program: Command): void {
       sampling: config.sampling,
       seed: config.seed,
       out: o.out as string,
+      feature: config.data.feature,
+      holdout: config.finetune.holdout,
       onProgress: renderer.onProgress,
     });
     renderer.done();
-    console.log(`generated ${r.count} models in ${(r.ms / 1000).toFixed(1)} s: ${r.file}`);
+    console.log(`generated ${r.count} models in ${(r.ms / 1000).toFixed(1)} s (output scale ${r.outputScale}): ${r.file}`);
   });
 }
