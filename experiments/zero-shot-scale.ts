@@ -13,7 +13,9 @@
  * correction". Printed per city: the pseudo-test MAE (correction bound x1, as runs score) at every
  * factor and its change against random init; then the mean change over cities per factor, the factor
  * with the lowest mean, and, per city, the factor chosen on the OTHER cities alone (leave one city out,
- * so no city's own pseudo-test chooses its factor) with that city's change at it.
+ * so no city's own pseudo-test chooses its factor) with that city's change at it; then the factor each
+ * city's own few-shot days choose (its validation windows, and all K days pooled as the pipeline does
+ * under sampling.zeroShotScale = few-shot) with its change there, set beside the one fixed factor.
  *
  * Each city's rows are kept in results/zero-shot-scale/k<K>/<city>.json (written atomically), so a killed
  * run resumes and cities run in separate processes (`--cities`) are summarised together by one more

@@ -115,6 +115,9 @@ test('table.md: the summary holds STGCN only; Graph WaveNet, skipped K and the m
   assert.doesNotMatch(stgcnOnly.markdown, /Graph WaveNet|K values the data do not allow|covering part of each day/);
   assert.match(stgcnOnly.markdown, /^Base model STGCN; conditioning pre-bias unless noted; sampler DDIM-50; generated output scale 1; correction bound off; seeds 1, 2 /m);
   assert.match(stgcnOnly.markdown, /^Command: `npm run experiments -- --quick`$/m);
+  // Runs whose zero-shot scale their K days chose name the range of choices and fine-tuning's fixed start.
+  const chosen = folderTables(tablesInput([record('a', 1, { outputScale: 0.1, zeroShotScale: 0.2 }), record('a', 2, { outputScale: 0.1, zeroShotScale: 0 })]));
+  assert.match(chosen.markdown, /; zero-shot output scale chosen per run on the K days \(0 to 0\.2\), fine-tuned GPD starting at 0\.1; correction bound off;/);
 
   const records = [
     record('a', 1, { model: 'stgcn', conditioning: 'pre-bias', sampler: 'ddim', samplerSteps: 50, guidance: 3 }),
