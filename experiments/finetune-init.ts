@@ -11,7 +11,8 @@
  * guard, shrink) runs from random init (target-only), from the scaled vector and from the unscaled one;
  * printed: pseudo-test MAE (correction bound x1) of each, of the scaled vector untrained (zero-shot),
  * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
- * choice a target can make). Each city's rows are kept in results/finetune-init/k<K>/<city>.json, so a
+ * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
+ * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it. Each city's rows are kept in results/finetune-init/k<K>/<city>.json, so a
  * killed run resumes and cities run in separate processes are summarised by one more run over all.
  */
 import { mkdirSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { finetune } from '../src/train/finetune.js';
 import { pooledMetrics } from '../src/train/predict.js';
+import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
 const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
 const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
@@ -73,13 +75,47 @@ async function cityRows(name: string): Promise<CityRows | null> {
   return { city: name, regions: regions.length, scale, mae: Object.fromEntries(ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<Row, number> };
 }
 
-const changes = new Map<Row, number[]>();
+/**
+ * The start at the factor the pseudo-target's own K days choose for its zero-shot models
+ * (sampling.zeroShotScale = few-shot), kept in a file of its own beside the rows above.
+ */
+const CHOSEN_ROWS = ['GPD zero-shot (scale chosen on the K days)', 'GPD fine-tuned from the vector at that scale'] as const;
+type ChosenRow = (typeof CHOSEN_ROWS)[number];
+interface ChosenRows {
+  city: string;
+  regions: number;
+  scale: number;
+  mae: Record<ChosenRow, number>;
+}
+
+async function chosenRows(name: string): Promise<ChosenRows | null> {
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+  if (!t) return null;
+  const { cfg, model, city, prep, regions } = t;
+  const raw = averageGroups(drawAsPipeline(t), cfg.sampling.samples);
+  const { scale } = chooseZeroShotScale(model, prep, regions, (r) => raw[regions.indexOf(r)]!);
+  const atScale = scaleGenerated(cfg.bank.model, raw, scale);
+  const rows = new Map<ChosenRow, number[]>(CHOSEN_ROWS.map((r) => [r, []]));
+  for (const [i, region] of regions.entries()) {
+    const target = targetRegion(prep, region);
+    const score = regionScorer(model, target);
+    const rng = regionRng(cfg.seed, city.id, region);
+    rows.get(CHOSEN_ROWS[0])!.push(score.test(atScale[i]!));
+    rows.get(CHOSEN_ROWS[1])!.push(score.test((await finetune(model, atScale[i]!, target.dataset, cfg.finetune, rng.fork('gpd'))).params));
+  }
+  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(CHOSEN_ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<ChosenRow, number> };
+}
+
+const changes = new Map<Row | ChosenRow, number[]>();
 for (const name of args.cities!.split(',')) {
-  const rows = await cachedCityRows(join(cacheDir, `${name}.json`), (saved: CityRows) => saved.regions === Number(args.regions), () => cityRows(name));
-  if (!rows) continue;
+  const usable = (saved: { regions: number }) => saved.regions === Number(args.regions);
+  const first = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
+  const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
+  if (!first || !chosen) continue;
+  const rows = { ...first, mae: { ...first.mae, ...chosen.mae } };
   const base = rows.mae['target-only'];
-  console.log(`${name} (${rows.regions} regions, output scale ${rows.scale})`);
-  for (const r of ROWS) {
+  console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
+  for (const r of [...ROWS, ...CHOSEN_ROWS]) {
     const change = rows.mae[r] / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
     console.log(`  ${r.padEnd(42)} ${rows.mae[r].toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
