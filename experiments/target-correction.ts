@@ -6,8 +6,8 @@
  *   npm run experiments:target-correction -- <run folder> [<run folder> ...]
  *
  * Per run and per model-based row with a correction (GPD zero-shot, the untrained bank mean): the
- * correction c = forecast - seasonal baseline (GPD's divided by the scale its region file records, so
- * it is the generator's own), against the residual r = truth - seasonal baseline over the observed test
+ * correction c = forecast - seasonal baseline (GPD's divided by the scale its region file records, or
+ * forecast again from the run's generated vector where that scale is 0, so it is the generator's own), against the residual r = truth - seasonal baseline over the observed test
  * targets: their correlation per horizon, RMS(c) / RMS(r), and the pooled test MAE of baseline + s x c
  * over a grid of scales s (unbounded: the runs' scores bound corrections by the few-shot range, so the
  * MAE at the run's own scale differs a little from its table). The test period only describes here;
@@ -15,22 +15,40 @@
  */
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { RunFolder, resolveRunCities, prepareTarget, targetRegion, MetricsAccumulator, OUT_STEPS } from '../src/index.js';
+import { RunFolder, createForecaster, initBackend, resolveRunCities, prepareTarget, targetRegion, MetricsAccumulator, OUT_STEPS } from '../src/index.js';
+import { predictWindows } from '../src/train/predict.js';
+import { readSafetensors } from '../src/util/safetensors.js';
 import { gpdRowsScale, readEvalRegion } from '../src/transfer/eval-file.js';
 import { commandLine } from './lib/pseudo-target.js';
 
 const SCALES = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 1];
+
+/** A run's generated vectors as the generator returned them, by region (generated.safetensors). */
+const generatedOf = (() => {
+  const cache = new Map<string, Map<number, Float32Array>>();
+  return (dir: string) => {
+    if (!cache.has(dir)) {
+      const { tensors } = readSafetensors(new RunFolder(dir).path('generated'));
+      const regions = Array.from(tensors['regions']!.data as Int32Array);
+      const P = (tensors['vectors']!.data as Float32Array).length / regions.length;
+      cache.set(dir, new Map(regions.map((r, i) => [r, (tensors['vectors']!.data as Float32Array).slice(i * P, (i + 1) * P)])));
+    }
+    return cache.get(dir)!;
+  };
+})();
 const ROWS = ['gpd_zero_shot', 'bank_mean_zero_shot'] as const;
 const runs = process.argv.slice(2);
 if (runs.length === 0) {
   console.error('usage: npm run experiments:target-correction -- <run folder> [<run folder> ...]');
   process.exit(2);
 }
+await initBackend();
 console.log(`${commandLine('experiments:target-correction')}\n`);
 for (const dir of runs) {
   const cfg = new RunFolder(dir).readConfig().config;
   const { target } = resolveRunCities(cfg);
   const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
+  const model = createForecaster(cfg.bank.model);
   console.log(basename(dir));
   for (const row of ROWS) {
     const sums = Array.from({ length: OUT_STEPS }, () => ({ cr: 0, cc: 0, rr: 0 }));
@@ -40,10 +58,12 @@ for (const dir of runs) {
       const base = saved.preds['seasonal_baseline'];
       const pred = saved.preds[row];
       if (!base || !pred) throw new Error(`${join(dir, 'eval', file)} has no ${base ? row : 'seasonal_baseline'} row`);
+      const region = Number(file.match(/(\d+)/)![1]);
+      const { test, dataset } = targetRegion(prep, region);
       const per = row === 'gpd_zero_shot' ? gpdRowsScale(saved.generatedRows) : 1;
-      if (!(per > 0)) throw new Error(`${join(dir, 'eval', file)}: GPD rows made at scale ${per} carry no correction to describe`);
-      const { test } = targetRegion(prep, Number(file.match(/(\d+)/)![1]));
-      const c = pred.map((v, i) => (v - base[i]!) / per);
+      // A zero-shot row the K days scaled to 0 carries nothing: the generator's own vector is forecast again.
+      const own = per > 0 ? pred : predictWindows(model, generatedOf(dir).get(region)!, dataset.adjacency, dataset.n, test, dataset.norm);
+      const c = own.map((v, i) => (v - base[i]!) / (per > 0 ? per : 1));
       for (let i = 0; i < c.length; i++) {
         if (!test.yMask[i]) continue;
         const r = test.yRaw[i]! - base[i]!;
