@@ -12,15 +12,16 @@
  * printed: pseudo-test MAE (correction bound x1) of each, of the scaled vector untrained (zero-shot),
  * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
  * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
- * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it. Each city's rows are kept in results/finetune-init/k<K>/<city>.json, so a
- * killed run resumes and cities run in separate processes are summarised by one more run over all.
+ * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it. Each city's rows are kept
+ * in results/finetune-init/k<K>/<city>.json and <city>.chosen.json, so a killed run resumes and cities
+ * run in separate processes are summarised by one more run over all.
  */
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, generatedOutputScale } from '../src/index.js';
 import { targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, regionScorer } from './lib/pseudo-target.js';
+import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, regionScorer, type FamilyPseudoTarget } from './lib/pseudo-target.js';
 import { ROOT } from './lib/settings.js';
 import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
@@ -44,24 +45,38 @@ const cacheDir = join(ROOT, 'results', 'finetune-init', `k${args.k}`);
 mkdirSync(cacheDir, { recursive: true });
 console.log(`${commandLine('experiments:finetune-init')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 
-async function cityRows(name: string): Promise<CityRows | null> {
-  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
-  if (!t) {
-    console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
-    return null;
+/** A city's pseudo-target and its averaged generated vectors, drawn once per process (both row sets read them). */
+const drawn = new Map<string, { t: FamilyPseudoTarget; raw: Float32Array[] } | null>();
+function drawnCity(name: string): { t: FamilyPseudoTarget; raw: Float32Array[] } | null {
+  if (!drawn.has(name)) {
+    const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+    if (!t) console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
+    drawn.set(name, t ? { t, raw: averageGroups(drawAsPipeline(t), t.cfg.sampling.samples) } : null);
   }
-  const { cfg, model, city, prep, regions } = t;
-  const raw = averageGroups(drawAsPipeline(t), cfg.sampling.samples);
+  return drawn.get(name)!;
+}
+
+/** A pseudo-target region as the pipeline's region job sees it: its windows, scorer and the run's fine-tuning from an init. */
+function regionContext(t: FamilyPseudoTarget, region: number) {
+  const { cfg, model, city, prep } = t;
+  const target = targetRegion(prep, region);
+  const rng = regionRng(cfg.seed, city.id, region);
+  const tune = async (init: Float32Array, label: string) => (await finetune(model, init, target.dataset, cfg.finetune, rng.fork(label))).params;
+  return { target, score: regionScorer(model, target), rng, tune };
+}
+
+async function cityRows(name: string): Promise<CityRows | null> {
+  const d = drawnCity(name);
+  if (!d) return null;
+  const { t, raw } = d;
+  const { cfg, model, regions } = t;
   // The scale the family run's configuration gives (its saved sampling section predates the option: the default).
   const scale = generatedOutputScale(cfg.sampling, cfg.data.baseline);
   const scaled = scaleGenerated(cfg.bank.model, raw, scale);
   const rows = new Map<Row, number[]>(ROWS.map((r) => [r, []]));
   for (const [i, region] of regions.entries()) {
-    const target = targetRegion(prep, region);
-    const score = regionScorer(model, target);
-    const rng = regionRng(cfg.seed, city.id, region);
+    const { target, score, rng, tune } = regionContext(t, region);
     const random = model.layout.init(rng.fork('random-init'));
-    const tune = async (init: Float32Array, label: string) => (await finetune(model, init, target.dataset, cfg.finetune, rng.fork(label))).params;
     const fromScaled = await tune(scaled[i]!, 'gpd');
     const fromRaw = await tune(raw[i]!, 'gpd');
     const val = (p: Float32Array) => pooledMetrics(model, p, [target.dataset], 'val').mae;
@@ -89,19 +104,17 @@ interface ChosenRows {
 }
 
 async function chosenRows(name: string): Promise<ChosenRows | null> {
-  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
-  if (!t) return null;
-  const { cfg, model, city, prep, regions } = t;
-  const raw = averageGroups(drawAsPipeline(t), cfg.sampling.samples);
+  const d = drawnCity(name);
+  if (!d) return null;
+  const { t, raw } = d;
+  const { cfg, model, prep, regions } = t;
   const { scale } = chooseZeroShotScale(model, prep, regions, (r) => raw[regions.indexOf(r)]!);
   const atScale = scaleGenerated(cfg.bank.model, raw, scale);
   const rows = new Map<ChosenRow, number[]>(CHOSEN_ROWS.map((r) => [r, []]));
   for (const [i, region] of regions.entries()) {
-    const target = targetRegion(prep, region);
-    const score = regionScorer(model, target);
-    const rng = regionRng(cfg.seed, city.id, region);
+    const { score, tune } = regionContext(t, region);
     rows.get(CHOSEN_ROWS[0])!.push(score.test(atScale[i]!));
-    rows.get(CHOSEN_ROWS[1])!.push(score.test((await finetune(model, atScale[i]!, target.dataset, cfg.finetune, rng.fork('gpd'))).params));
+    rows.get(CHOSEN_ROWS[1])!.push(score.test(await tune(atScale[i]!, 'gpd')));
   }
   return { city: name, regions: regions.length, scale, mae: Object.fromEntries(CHOSEN_ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<ChosenRow, number> };
 }
