@@ -17,25 +17,13 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RunFolder, createForecaster, initBackend, resolveRunCities, prepareTarget, targetRegion, MetricsAccumulator, OUT_STEPS } from '../src/index.js';
 import { predictWindows } from '../src/train/predict.js';
-import { readSafetensors } from '../src/util/safetensors.js';
+import { readGenerated } from '../src/transfer/stages.js';
+import { chooseTargetRegions } from '../src/transfer/pipeline.js';
 import { gpdRowsScale, readEvalRegion } from '../src/transfer/eval-file.js';
 import { commandLine } from './lib/pseudo-target.js';
 
 const SCALES = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 1];
 
-/** A run's generated vectors as the generator returned them, by region (generated.safetensors). */
-const generatedOf = (() => {
-  const cache = new Map<string, Map<number, Float32Array>>();
-  return (dir: string) => {
-    if (!cache.has(dir)) {
-      const { tensors } = readSafetensors(new RunFolder(dir).path('generated'));
-      const regions = Array.from(tensors['regions']!.data as Int32Array);
-      const P = (tensors['vectors']!.data as Float32Array).length / regions.length;
-      cache.set(dir, new Map(regions.map((r, i) => [r, (tensors['vectors']!.data as Float32Array).slice(i * P, (i + 1) * P)])));
-    }
-    return cache.get(dir)!;
-  };
-})();
 const ROWS = ['gpd_zero_shot', 'bank_mean_zero_shot'] as const;
 const runs = process.argv.slice(2);
 if (runs.length === 0) {
@@ -49,6 +37,13 @@ for (const dir of runs) {
   const { target } = resolveRunCities(cfg);
   const prep = prepareTarget(target, cfg.data.kDays, cfg.data.feature, cfg.data.baseline, cfg.finetune.holdout);
   const model = createForecaster(cfg.bank.model);
+  // The run's generated vectors as the generator returned them (read, and checked, only when a row needs them).
+  let generated: Map<number, Float32Array> | undefined;
+  const generatedOf = (region: number) => {
+    const regions = chooseTargetRegions(target.N, cfg.data.maxTargetRegions, cfg.seed);
+    generated ??= new Map(readGenerated(new RunFolder(dir).path('generated'), regions, model.layout.size).map((v, i) => [regions[i]!, v]));
+    return generated.get(region)!;
+  };
   console.log(basename(dir));
   for (const row of ROWS) {
     const sums = Array.from({ length: OUT_STEPS }, () => ({ cr: 0, cc: 0, rr: 0 }));
@@ -62,7 +57,7 @@ for (const dir of runs) {
       const { test, dataset } = targetRegion(prep, region);
       const per = row === 'gpd_zero_shot' ? gpdRowsScale(saved.generatedRows) : 1;
       // A zero-shot row the K days scaled to 0 carries nothing: the generator's own vector is forecast again.
-      const own = per > 0 ? pred : predictWindows(model, generatedOf(dir).get(region)!, dataset.adjacency, dataset.n, test, dataset.norm);
+      const own = per > 0 ? pred : predictWindows(model, generatedOf(region), dataset.adjacency, dataset.n, test, dataset.norm);
       const c = own.map((v, i) => (v - base[i]!) / (per > 0 ? per : 1));
       for (let i = 0; i < c.length; i++) {
         if (!test.yMask[i]) continue;
