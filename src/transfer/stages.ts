@@ -176,8 +176,8 @@ export async function sampleForCity(o: {
   seed: number;
   out: string;
   /** data.feature and finetune.holdout: the few-shot days a chosen zero-shot scale is judged on (sampling.zeroShotScale). */
-  feature?: number;
-  holdout?: HoldoutKind;
+  feature: number;
+  holdout: HoldoutKind;
   onProgress?: ProgressFn;
 }): Promise<{ file: string; count: number; ms: number; outputScale: number }> {
   await initBackend();
@@ -191,7 +191,7 @@ export async function sampleForCity(o: {
     const baseline = String(gen.config.info?.['baseline'] ?? 'seasonal-ar') as BaselineKind;
     const modelName = gen.layout.modelName as ModelName;
     const raw = generateVectors(gen, prompts, o.sampling, o.seed, undefined, o.onProgress);
-    const prep = zeroShotScaleChosen(o.sampling, baseline) ? prepareTarget(o.city, o.kDays, o.feature ?? 0, baseline, o.holdout ?? 'days') : undefined;
+    const prep = zeroShotScaleChosen(o.sampling, baseline) ? prepareTarget(o.city, o.kDays, o.feature, baseline, o.holdout) : undefined;
     const outputScale = prep ? chooseZeroShotScale(createForecaster(modelName), prep, raw.map((_, i) => i), (r) => raw[r]!).scale : generatedOutputScale(o.sampling, baseline);
     const vectors = scaleGenerated(modelName, raw, outputScale);
     const ms = performance.now() - t0;
