@@ -120,21 +120,13 @@ export function verdicts(main: Record<string, Agg>, records: RunRecord[], source
   return [`## Where GPD wins and where it does not (mean MAE, ${sourcesLabel}, K = 3; in how many seeds)`, '', ...verdictLines(main, records), ''];
 }
 
-/** The methods the across-settings table shows: the bar's comparisons and GPD's own rows. */
-const SETTING_METHODS: readonly Method[] = [
-  'ha',
-  'seasonal_baseline',
-  'target_only',
-  'source_transfer',
-  'bank_mean',
-  'nearest_prompt',
-  'gpd_zero_shot',
-  'gpd',
-  'random_init',
-  'bank_mean_zero_shot',
-  'gpd_calibrated',
-  'random_init_calibrated',
-];
+/**
+ * The methods the across-settings table leaves out: last value (far off everywhere), gpd_auto (derived
+ * from two rows shown) and the untrained source-transfer and nearest-prompt vectors (no bar compares them).
+ */
+const SETTING_OMITTED: readonly Method[] = ['last', 'gpd_auto', 'source_transfer_zero_shot', 'nearest_prompt_zero_shot'];
+/** The methods the across-settings table shows, in METHODS' order: the bars' comparisons and GPD's own rows. */
+const SETTING_METHODS: readonly Method[] = METHODS.filter((m) => !SETTING_OMITTED.includes(m));
 /**
  * The comparisons the issue's bars make, one verdict column each. Columns rather than bold cells: bold
  * on two pairs in one row read as a comparison between the two bold cells (a bold fine-tuned GPD beside
