@@ -32,9 +32,9 @@ import { averageGroups } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { scaleOutput } from '../src/train/calibrate.js';
-import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
+import { ZERO_SHOT_SCALE_GRID, chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
-const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, scales: { type: 'string', default: '0,0.05,0.1,0.15,0.2,0.3,0.5,0.7,1' } } });
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, scales: { type: 'string', default: ZERO_SHOT_SCALE_GRID.join(',') } } });
 const SCALES = args.scales!.split(',').map(Number);
 if (SCALES.some((s) => !(s >= 0))) throw new Error(`--scales expects non-negative numbers, got "${args.scales}"`);
 

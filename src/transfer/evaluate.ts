@@ -56,8 +56,9 @@ export interface EvaluateOptions {
   correctionBound?: number;
   /**
    * sampling.outputScale (default 1): fine-tuned GPD's `scaled` start is `inits.generated` with its
-   * output layer scaled by it (and the zero-shot row, unless zeroShotScale says otherwise). A region file's GPD rows made at another scale or fine-tuning start
-   * (finetune.generatedStart) are dropped and scored again; its other rows are kept.
+   * output layer scaled by it (and the zero-shot row, unless zeroShotScale says otherwise). A region
+   * file's GPD rows made at another scale or fine-tuning start (finetune.generatedStart) are dropped
+   * and scored again; its other rows are kept.
    */
   generatedScale?: number;
   /** The zero-shot row's output scale (sampling.zeroShotScale, chosen per city by the pipeline); default generatedScale. */
