@@ -14,7 +14,8 @@
  * factor and its change against random init; then the mean change over cities per factor, the factor
  * with the lowest mean, and, per city, the factor chosen on the OTHER cities alone (leave one city out,
  * so no city's own pseudo-test chooses its factor) with that city's change at it; then the factor each
- * city's own few-shot days choose (its validation windows, and all K days pooled as the pipeline does
+ * city's own few-shot days choose (the lowest MAE on its validation windows, the lowest on all K days
+ * pooled, and the smallest factor within one standard error of that lowest, as the pipeline chooses
  * under sampling.zeroShotScale = few-shot) with its change there, set beside the one fixed factor.
  *
  * Each city's rows are kept in results/zero-shot-scale/k<K>/<city>.json (written atomically), so a killed
@@ -42,7 +43,7 @@ await initBackend();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 /** Per city and row: the change against random init at every scale. */
-const changes: { city: string; generated: number[]; bankMean: number[]; pickVal: number; pickFewShot: number }[] = [];
+const changes: { city: string; generated: number[]; bankMean: number[]; pickVal: number; pickFewShot: number; pickFewShotSe: number }[] = [];
 console.log(`${commandLine('experiments:zero-shot-scale')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators and banks of ${relative(ROOT, args.runs!)}\n`);
 
 type Scorer = ReturnType<typeof regionScorer>;
@@ -63,13 +64,16 @@ interface CityRows {
   /** The generated rows' few-shot MAE per scale: validation windows (mean over regions), and all K days pooled (transfer/zero-shot-scale.ts, what the pipeline chooses by). */
   generatedVal: number[];
   generatedFewShot: number[];
-  /** Marks rows whose few-shot MAE is pooled as the pipeline pools it (earlier files averaged regions). */
+  /** The grid index the pipeline chooses on all K days (the smallest within one standard error of the lowest). */
+  fewShotPick: number;
+  /** Marks rows whose few-shot MAE is pooled as the pipeline pools it (earlier files averaged regions) and that carry fewShotPick. */
   pooled: true;
+  oneStandardError: true;
   sources: string;
   genSeconds: number;
 }
 for (const name of args.cities!.split(',')) {
-  const usable = (saved: CityRows) => saved.regions === Number(args.regions) && JSON.stringify(saved.scales) === JSON.stringify(SCALES) && saved.pooled === true;
+  const usable = (saved: CityRows) => saved.regions === Number(args.regions) && JSON.stringify(saved.scales) === JSON.stringify(SCALES) && saved.pooled === true && saved.oneStandardError === true;
   const rows = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
   if (!rows) continue;
   const { random } = rows;
@@ -88,6 +92,7 @@ for (const name of args.cities!.split(',')) {
     bankMean: rows.bankMean.map((m) => m / random - 1),
     pickVal: argmin(rows.generatedVal),
     pickFewShot: argmin(rows.generatedFewShot),
+    pickFewShotSe: rows.fewShotPick,
   });
 }
 
@@ -110,8 +115,22 @@ async function cityRows(name: string): Promise<CityRows | null> {
   const bRow = scaledRow(model, regions.map(() => bankMean), scores);
   const generatedVal = scaledRow(model, generated, scores, 'val');
   // What the pipeline chooses by (sampling.zeroShotScale = few-shot): every region's K days pooled.
-  const generatedFewShot = chooseZeroShotScale(model, t.prep, regions, (r) => generated[regions.indexOf(r)]!, SCALES).mae;
-  return { city: name, scales: SCALES, regions: regions.length, random, generated: gRow, bankMean: bRow, generatedVal, generatedFewShot, pooled: true, sources: t.sources.join('+'), genSeconds };
+  const choice = chooseZeroShotScale(model, t.prep, regions, (r) => generated[regions.indexOf(r)]!, SCALES);
+  return {
+    city: name,
+    scales: SCALES,
+    regions: regions.length,
+    random,
+    generated: gRow,
+    bankMean: bRow,
+    generatedVal,
+    generatedFewShot: choice.mae,
+    fewShotPick: SCALES.indexOf(choice.scale),
+    pooled: true,
+    oneStandardError: true,
+    sources: t.sources.join('+'),
+    genSeconds,
+  };
 }
 
 if (changes.length > 0) {
@@ -132,7 +151,12 @@ if (changes.length > 0) {
   }
   // One scale per city, chosen on its own few-shot days (every sampled region's MAE at each scale):
   // selection a target may make, set beside the one fixed scale the other cities choose.
-  for (const [label, key] of [['validation windows', 'pickVal'], ['all K days', 'pickFewShot']] as const) {
+  const rules = [
+    ['validation windows, lowest MAE', 'pickVal'],
+    ['all K days, lowest MAE', 'pickFewShot'],
+    ['all K days, smallest within one standard error of the lowest (the pipeline)', 'pickFewShotSe'],
+  ] as const;
+  for (const [label, key] of rules) {
     console.log(`\nscale chosen per city on its few-shot ${label}: the scale, and the city's change at it`);
     for (const c of changes) console.log(`  ${c.city.padEnd(20)} scale ${SCALES[c[key]]}  ${fmt(c.generated[c[key]]!)}`);
     const picked = changes.map((c) => c.generated[c[key]]!);

@@ -245,7 +245,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
   generator.dispose();
   const choice = zeroShotScaleChosen(s, cfg.data.baseline) ? chooseZeroShotScale(model, prep, regions, (r) => generatedOf.get(r)!) : undefined;
   const zeroShotScale = choice?.scale ?? outputScale;
-  if (choice) log(`zero-shot output scale ${zeroShotScale} (lowest few-shot MAE of ${choice.grid.join(', ')})`);
+  if (choice) log(`zero-shot output scale ${zeroShotScale} (of ${choice.grid.join(', ')}: the smallest within one standard error of the lowest few-shot MAE, at ${choice.lowest})`);
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
   // A target.json of an older gpd lacks the regions' correction ranges: it gets them (the rest is unchanged).
