@@ -3,7 +3,7 @@
  * (times sampling.outputScale), or as the generator returns it (fine-tuning's own prescale then fits its
  * size on the K days)? Chosen on data before every test period (PROTOCOL.md):
  *
- *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>]
+ *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>] [--recipes]
  *
  * Each city is cut to the part before its test period (experiments/lib/pseudo-target.ts), its family-run
  * generator (trained on the partner's bank) draws and averages its vectors from the pseudo-target's K
@@ -12,9 +12,10 @@
  * printed: pseudo-test MAE (correction bound x1) of each, of the scaled vector untrained (zero-shot),
  * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
  * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
- * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it. Each city's rows are kept
- * in results/finetune-init/k<K>/<city>.json and <city>.chosen.json, so a killed run resumes and cities
- * run in separate processes are summarised by one more run over all.
+ * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it; with `--recipes`, target-only
+ * and GPD from the scaled vector with the recipe's prescale, shrink or both switched off. Each city's
+ * rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json and <city>.recipe.json, so
+ * a killed run resumes and cities run in separate processes are summarised by one more run over all.
  */
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,10 +27,11 @@ import { ROOT } from './lib/settings.js';
 import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
 import { finetune } from '../src/train/finetune.js';
+import type { FinetuneConfig } from '../src/train/config.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
-const { values: args } = parseArgs({ options: PSEUDO_TARGET_OPTIONS });
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, recipes: { type: 'boolean', default: false } } });
 const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
 type Row = (typeof ROWS)[number];
 interface CityRows {
@@ -61,7 +63,9 @@ function regionContext(t: FamilyPseudoTarget, region: number) {
   const { cfg, model, city, prep } = t;
   const target = targetRegion(prep, region);
   const rng = regionRng(cfg.seed, city.id, region);
-  const tune = async (init: Float32Array, label: string) => (await finetune(model, init, target.dataset, cfg.finetune, rng.fork(label))).params;
+  /** The run's fine-tuning (`recipe` overrides some of its steps: the recipe rows). */
+  const tune = async (init: Float32Array, label: string, recipe: Partial<FinetuneConfig> = {}) =>
+    (await finetune(model, init, target.dataset, { ...cfg.finetune, ...recipe }, rng.fork(label))).params;
   return { target, score: regionScorer(model, target), rng, tune };
 }
 
@@ -119,22 +123,55 @@ async function chosenRows(name: string): Promise<ChosenRows | null> {
   return { city: name, regions: regions.length, scale, mae: Object.fromEntries(CHOSEN_ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<ChosenRow, number> };
 }
 
-const changes = new Map<Row | ChosenRow, number[]>();
+/**
+ * The fine-tuning recipe's calibration steps (finetune.prescale, finetune.shrink: per-region
+ * least-squares factors on one part of the K days) switched off, for target-only and for GPD from the
+ * scaled vector, each beside the full recipe's rows above: do the per-region factors still help once
+ * the generated start is already scaled?
+ */
+const RECIPES = { 'no prescale': { prescale: false }, 'no shrink': { shrink: false }, 'neither': { prescale: false, shrink: false } } as const;
+const RECIPE_ROWS = Object.keys(RECIPES).flatMap((r) => [`target-only, ${r}`, `GPD fine-tuned from the scaled vector, ${r}`]);
+interface RecipeRows {
+  city: string;
+  regions: number;
+  mae: Record<string, number>;
+}
+
+async function recipeRows(name: string): Promise<RecipeRows | null> {
+  const d = drawnCity(name);
+  if (!d) return null;
+  const { t, raw } = d;
+  const { cfg, model, regions } = t;
+  const scaled = scaleGenerated(cfg.bank.model, raw, generatedOutputScale(cfg.sampling, cfg.data.baseline));
+  const rows = new Map<string, number[]>(RECIPE_ROWS.map((r) => [r, []]));
+  for (const [i, region] of regions.entries()) {
+    const { score, rng, tune } = regionContext(t, region);
+    const random = model.layout.init(rng.fork('random-init'));
+    for (const [label, recipe] of Object.entries(RECIPES)) {
+      rows.get(`target-only, ${label}`)!.push(score.test(await tune(random, 'target-only', recipe)));
+      rows.get(`GPD fine-tuned from the scaled vector, ${label}`)!.push(score.test(await tune(scaled[i]!, 'gpd', recipe)));
+    }
+  }
+  return { city: name, regions: regions.length, mae: Object.fromEntries(RECIPE_ROWS.map((r) => [r, mean(rows.get(r)!)])) };
+}
+
+const changes = new Map<string, number[]>();
 for (const name of args.cities!.split(',')) {
   const usable = (saved: { regions: number }) => saved.regions === Number(args.regions);
   const first = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
+  const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
   if (!first || !chosen) continue;
-  const rows = { ...first, mae: { ...first.mae, ...chosen.mae } };
+  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae } };
   const base = rows.mae['target-only'];
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
-  for (const r of [...ROWS, ...CHOSEN_ROWS]) {
-    const change = rows.mae[r] / base - 1;
+  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : [])]) {
+    const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
-    console.log(`  ${r.padEnd(42)} ${rows.mae[r].toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
+    console.log(`  ${r.padEnd(52)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
   }
 }
 if (changes.size > 0) {
   console.log('\nmean change against target-only over cities (and how many cities lower):');
-  for (const [r, xs] of changes) console.log(`  ${r.padEnd(42)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
+  for (const [r, xs] of changes) console.log(`  ${r.padEnd(52)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
 }

@@ -14,9 +14,10 @@
  * factor and its change against random init; then the mean change over cities per factor, the factor
  * with the lowest mean, and, per city, the factor chosen on the OTHER cities alone (leave one city out,
  * so no city's own pseudo-test chooses its factor) with that city's change at it; then the factor each
- * city's own few-shot days choose (the lowest MAE on its validation windows, the lowest on all K days
- * pooled, and the smallest factor within one standard error of that lowest, as the pipeline chooses
- * under sampling.zeroShotScale = few-shot) with its change there, set beside the one fixed factor.
+ * city's own few-shot days choose (the lowest MAE on its validation windows; the lowest on all K days
+ * pooled, as the pipeline chooses under sampling.zeroShotScale = few-shot; and the smallest factor within
+ * one standard error of that lowest across regions, a rule measured and not adopted) with its change
+ * there, set beside the one fixed factor.
  *
  * Each city's rows are kept in results/zero-shot-scale/k<K>/<city>.json (written atomically), so a killed
  * run resumes and cities run in separate processes (`--cities`) are summarised together by one more
@@ -34,6 +35,7 @@ import { regionRng } from '../src/transfer/region-eval.js';
 import { meanVector } from '../src/transfer/inits.js';
 import { scaleOutput } from '../src/train/calibrate.js';
 import { ZERO_SHOT_SCALE_GRID, chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
+import { oneStandardErrorPick } from './lib/one-standard-error.js';
 
 const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, scales: { type: 'string', default: ZERO_SHOT_SCALE_GRID.join(',') } } });
 const SCALES = args.scales!.split(',').map(Number);
@@ -64,7 +66,7 @@ interface CityRows {
   /** The generated rows' few-shot MAE per scale: validation windows (mean over regions), and all K days pooled (transfer/zero-shot-scale.ts, what the pipeline chooses by). */
   generatedVal: number[];
   generatedFewShot: number[];
-  /** The grid index the pipeline chooses on all K days (the smallest within one standard error of the lowest). */
+  /** The grid index the one-standard-error rule picks on all K days (experiments/lib/one-standard-error.ts; measured, not the pipeline's). */
   fewShotPick: number;
   /** Marks rows whose few-shot MAE is pooled as the pipeline pools it (earlier files averaged regions) and that carry fewShotPick. */
   pooled: true;
@@ -125,7 +127,7 @@ async function cityRows(name: string): Promise<CityRows | null> {
     bankMean: bRow,
     generatedVal,
     generatedFewShot: choice.mae,
-    fewShotPick: SCALES.indexOf(choice.scale),
+    fewShotPick: oneStandardErrorPick(choice.mae, choice.byRegion).pick,
     pooled: true,
     oneStandardError: true,
     sources: t.sources.join('+'),
@@ -153,8 +155,8 @@ if (changes.length > 0) {
   // selection a target may make, set beside the one fixed scale the other cities choose.
   const rules = [
     ['validation windows, lowest MAE', 'pickVal'],
-    ['all K days, lowest MAE', 'pickFewShot'],
-    ['all K days, smallest within one standard error of the lowest (the pipeline)', 'pickFewShotSe'],
+    ['all K days, lowest MAE (the pipeline)', 'pickFewShot'],
+    ['all K days, smallest within one standard error of the lowest', 'pickFewShotSe'],
   ] as const;
   for (const [label, key] of rules) {
     console.log(`\nscale chosen per city on its few-shot ${label}: the scale, and the city's change at it`);

@@ -245,7 +245,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
   generator.dispose();
   const choice = zeroShotScaleChosen(s, cfg.data.baseline) ? chooseZeroShotScale(model, prep, regions, (r) => generatedOf.get(r)!) : undefined;
   const zeroShotScale = choice?.scale ?? outputScale;
-  if (choice) log(`zero-shot output scale ${zeroShotScale} (of ${choice.grid.join(', ')}: the smallest within one standard error of the lowest few-shot MAE, at ${choice.lowest})`);
+  if (choice) log(`zero-shot output scale ${zeroShotScale} (lowest few-shot MAE of ${choice.grid.join(', ')})`);
 
   // 5. Evaluate every method, after recording the encoding and subgraphs its models see (forecasting reads them).
   // A target.json of an older gpd lacks the regions' correction ranges: it gets them (the rest is unchanged).
@@ -284,7 +284,7 @@ async function transferInto(ctx: TransferContext): Promise<TransferResult> {
     methods: methods as Record<string, MethodSummary>,
     labels: METHOD_LABELS,
     wallSeconds,
-    ...(choice ? { zeroShotScale: choice } : {}),
+    ...(choice ? { zeroShotScale: { scale: choice.scale, grid: choice.grid, mae: choice.mae } } : {}),
   };
   run.writeResults(results);
   return { runDir: run.dir, target: target.id, sources: results.sources, regions, methods, wallSeconds, zeroShotScale };

@@ -69,7 +69,7 @@ export const RunResults = z.object({
   labels: z.record(z.string(), z.string()),
   wallSeconds: z.number().optional(),
   /** The zero-shot row's output scale and the few-shot MAE it was chosen by (absent when fixed, and in older runs). */
-  zeroShotScale: z.object({ scale: z.number(), lowest: z.number().optional(), grid: z.array(z.number()), mae: z.array(z.number()) }).optional(),
+  zeroShotScale: z.object({ scale: z.number(), grid: z.array(z.number()), mae: z.array(z.number()) }).optional(),
 });
 export type RunResults = z.output<typeof RunResults>;
 
