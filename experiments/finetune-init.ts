@@ -16,6 +16,8 @@
  * and GPD from the scaled vector with the recipe's prescale, shrink or both switched off. Each city's
  * rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json and <city>.recipe.json, so
  * a killed run resumes and cities run in separate processes are summarised by one more run over all.
+ * Also counted per city: the regions whose fine-tuning kept its (prescaled) start, by the guard or
+ * because no epoch beat it on the validation days (then only prescale and shrink changed the model).
  */
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,7 +28,7 @@ import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, fam
 import { ROOT } from './lib/settings.js';
 import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
-import { finetune } from '../src/train/finetune.js';
+import { finetune, type FinetuneResult } from '../src/train/finetune.js';
 import type { FinetuneConfig } from '../src/train/config.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
@@ -39,6 +41,8 @@ interface CityRows {
   regions: number;
   scale: number;
   mae: Record<Row, number>;
+  /** Regions whose fine-tuning kept its (prescaled) start: the guard kept it, or no epoch beat it on validation. */
+  keptStart: { targetOnly: number; gpdScaled: number };
 }
 
 await initBackend();
@@ -64,9 +68,9 @@ function regionContext(t: FamilyPseudoTarget, region: number) {
   const target = targetRegion(prep, region);
   const rng = regionRng(cfg.seed, city.id, region);
   /** The run's fine-tuning (`recipe` overrides some of its steps: the recipe rows). */
-  const tune = async (init: Float32Array, label: string, recipe: Partial<FinetuneConfig> = {}) =>
-    (await finetune(model, init, target.dataset, { ...cfg.finetune, ...recipe }, rng.fork(label))).params;
-  return { target, score: regionScorer(model, target), rng, tune };
+  const fit = (init: Float32Array, label: string, recipe: Partial<FinetuneConfig> = {}) => finetune(model, init, target.dataset, { ...cfg.finetune, ...recipe }, rng.fork(label));
+  const tune = async (init: Float32Array, label: string, recipe: Partial<FinetuneConfig> = {}) => (await fit(init, label, recipe)).params;
+  return { target, score: regionScorer(model, target), rng, fit, tune };
 }
 
 async function cityRows(name: string): Promise<CityRows | null> {
@@ -78,20 +82,26 @@ async function cityRows(name: string): Promise<CityRows | null> {
   const scale = generatedOutputScale(cfg.sampling, cfg.data.baseline);
   const scaled = scaleGenerated(cfg.bank.model, raw, scale);
   const rows = new Map<Row, number[]>(ROWS.map((r) => [r, []]));
+  const keptStart = { targetOnly: 0, gpdScaled: 0 };
+  const kept = (r: FinetuneResult) => (r.keptInit || r.fit.bestEpoch === 0 ? 1 : 0);
   for (const [i, region] of regions.entries()) {
-    const { target, score, rng, tune } = regionContext(t, region);
+    const { target, score, rng, fit, tune } = regionContext(t, region);
     const random = model.layout.init(rng.fork('random-init'));
-    const fromScaled = await tune(scaled[i]!, 'gpd');
+    const scaledFit = await fit(scaled[i]!, 'gpd');
+    const fromScaled = scaledFit.params;
     const fromRaw = await tune(raw[i]!, 'gpd');
     const val = (p: Float32Array) => pooledMetrics(model, p, [target.dataset], 'val').mae;
+    const targetOnly = await fit(random, 'target-only');
+    keptStart.targetOnly += kept(targetOnly);
+    keptStart.gpdScaled += kept(scaledFit);
     rows.get('random init')!.push(score.test(random));
-    rows.get('target-only')!.push(score.test(await tune(random, 'target-only')));
+    rows.get('target-only')!.push(score.test(targetOnly.params));
     rows.get('GPD zero-shot (scaled)')!.push(score.test(scaled[i]!));
     rows.get('GPD fine-tuned from the scaled vector')!.push(score.test(fromScaled));
     rows.get('GPD fine-tuned from the unscaled vector')!.push(score.test(fromRaw));
     rows.get('the better of the two on the K days')!.push(score.test(val(fromRaw) < val(fromScaled) ? fromRaw : fromScaled));
   }
-  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<Row, number> };
+  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<Row, number>, keptStart };
 }
 
 /**
@@ -156,15 +166,20 @@ async function recipeRows(name: string): Promise<RecipeRows | null> {
 }
 
 const changes = new Map<string, number[]>();
+const keptTotal = { targetOnly: 0, gpdScaled: 0, regions: 0 };
 for (const name of args.cities!.split(',')) {
   const usable = (saved: { regions: number }) => saved.regions === Number(args.regions);
-  const first = await cachedCityRows(join(cacheDir, `${name}.json`), usable, () => cityRows(name));
+  const first = await cachedCityRows(join(cacheDir, `${name}.json`), (saved: CityRows) => usable(saved) && saved.keptStart !== undefined, () => cityRows(name));
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
   const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
   if (!first || !chosen) continue;
   const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae } };
   const base = rows.mae['target-only'];
+  keptTotal.targetOnly += first.keptStart.targetOnly;
+  keptTotal.gpdScaled += first.keptStart.gpdScaled;
+  keptTotal.regions += first.regions;
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
+  console.log(`  fine-tuning kept its start (guard, or no better epoch): target-only ${first.keptStart.targetOnly}/${first.regions}, GPD from the scaled vector ${first.keptStart.gpdScaled}/${first.regions}`);
   for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : [])]) {
     const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
@@ -172,6 +187,7 @@ for (const name of args.cities!.split(',')) {
   }
 }
 if (changes.size > 0) {
+  console.log(`\nfine-tuning kept its start in ${keptTotal.targetOnly} of ${keptTotal.regions} regions from random init and ${keptTotal.gpdScaled} of ${keptTotal.regions} from the scaled vector`);
   console.log('\nmean change against target-only over cities (and how many cities lower):');
   for (const [r, xs] of changes) console.log(`  ${r.padEnd(52)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
 }
