@@ -12,10 +12,11 @@
  * printed: pseudo-test MAE (correction bound x1) of each, of the scaled vector untrained (zero-shot),
  * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
  * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
- * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it; with `--recipes`, target-only
- * and GPD from the scaled vector with the recipe's prescale, shrink or both switched off. Each city's
- * rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json and <city>.recipe.json, so
- * a killed run resumes and cities run in separate processes are summarised by one more run over all.
+ * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it; with `--recipes`, target-only,
+ * GPD from the scaled vector and the bank mean with the recipe's prescale, shrink or both switched off.
+ * Each city's rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json,
+ * <city>.recipe.json and <city>.recipe-bank.json, so a killed run resumes and cities run in separate
+ * processes are summarised by one more run over all.
  * Also counted per city: the regions whose fine-tuning kept its (prescaled) start, by the guard or
  * because no epoch beat it on the validation days (then only prescale and shrink changed the model).
  */
@@ -24,7 +25,8 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, generatedOutputScale } from '../src/index.js';
 import { targetRegion } from '../src/train/target.js';
-import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, regionScorer, type FamilyPseudoTarget } from './lib/pseudo-target.js';
+import { PSEUDO_TARGET_OPTIONS, cachedCityRows, commandLine, drawAsPipeline, familyPseudoTarget, familyRunBank, regionScorer, type FamilyPseudoTarget } from './lib/pseudo-target.js';
+import { meanVector } from '../src/transfer/inits.js';
 import { ROOT } from './lib/settings.js';
 import { averageGroups, scaleGenerated } from '../src/transfer/stages.js';
 import { regionRng } from '../src/transfer/region-eval.js';
@@ -165,6 +167,28 @@ async function recipeRows(name: string): Promise<RecipeRows | null> {
   return { city: name, regions: regions.length, mae: Object.fromEntries(RECIPE_ROWS.map((r) => [r, mean(rows.get(r)!)])) };
 }
 
+/**
+ * The same switches for the other transferred start a bank gives without a generator, the bank mean
+ * (unscaled, as the pipeline's bank-mean row fine-tunes it), with its full-recipe row: is what the
+ * calibration steps cost GPD particular to it? Kept in <city>.recipe-bank.json.
+ */
+const BANK_RECIPES = { 'full recipe': {}, ...RECIPES } as const;
+const BANK_ROWS = Object.keys(BANK_RECIPES).map((r) => `bank mean, ${r}`);
+
+async function bankRecipeRows(name: string): Promise<RecipeRows | null> {
+  // No generated vector is needed: the pseudo-target alone, not drawnCity (which draws them).
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+  const bank = familyRunBank(args.runs!, name);
+  if (!t || !bank) return null;
+  const bankMean = meanVector(bank.vectors);
+  const rows = new Map<string, number[]>(BANK_ROWS.map((r) => [r, []]));
+  for (const region of t.regions) {
+    const { score, tune } = regionContext(t, region);
+    for (const [label, recipe] of Object.entries(BANK_RECIPES)) rows.get(`bank mean, ${label}`)!.push(score.test(await tune(bankMean, 'bank-mean', recipe)));
+  }
+  return { city: name, regions: t.regions.length, mae: Object.fromEntries(BANK_ROWS.map((r) => [r, mean(rows.get(r)!)])) };
+}
+
 const changes = new Map<string, number[]>();
 const keptTotal = { targetOnly: 0, gpdScaled: 0, regions: 0 };
 for (const name of args.cities!.split(',')) {
@@ -172,15 +196,16 @@ for (const name of args.cities!.split(',')) {
   const first = await cachedCityRows(join(cacheDir, `${name}.json`), (saved: CityRows) => usable(saved) && saved.keptStart !== undefined, () => cityRows(name));
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
   const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
+  const bankRecipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe-bank.json`), usable, () => bankRecipeRows(name)) : null;
   if (!first || !chosen) continue;
-  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae } };
+  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae, ...bankRecipes?.mae } };
   const base = rows.mae['target-only'];
   keptTotal.targetOnly += first.keptStart.targetOnly;
   keptTotal.gpdScaled += first.keptStart.gpdScaled;
   keptTotal.regions += first.regions;
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
   console.log(`  fine-tuning kept its start (guard, or no better epoch): target-only ${first.keptStart.targetOnly}/${first.regions}, GPD from the scaled vector ${first.keptStart.gpdScaled}/${first.regions}`);
-  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : [])]) {
+  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : [])]) {
     const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
     console.log(`  ${r.padEnd(52)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
