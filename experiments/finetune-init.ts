@@ -53,13 +53,28 @@ const cacheDir = join(ROOT, 'results', 'finetune-init', `k${args.k}`);
 mkdirSync(cacheDir, { recursive: true });
 console.log(`${commandLine('experiments:finetune-init')}   # ${args.regions} pseudo-target regions per city, K = ${args.k}, correction bound x1; generators of ${relative(ROOT, args.runs!)}\n`);
 
-/** A city's pseudo-target and its averaged generated vectors, drawn once per process (both row sets read them). */
-const drawn = new Map<string, { t: FamilyPseudoTarget; raw: Float32Array[] } | null>();
-function drawnCity(name: string): { t: FamilyPseudoTarget; raw: Float32Array[] } | null {
+/**
+ * A city's pseudo-target and its averaged generated vectors, drawn once per process (every row set
+ * reads them): as the generator returns them, and scaled by the family run's sampling.outputScale (its
+ * saved sampling section may predate the option: then the default).
+ */
+interface Drawn {
+  t: FamilyPseudoTarget;
+  raw: Float32Array[];
+  scale: number;
+  scaled: Float32Array[];
+}
+const drawn = new Map<string, Drawn | null>();
+function drawnCity(name: string): Drawn | null {
   if (!drawn.has(name)) {
     const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
     if (!t) console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
-    drawn.set(name, t ? { t, raw: averageGroups(drawAsPipeline(t), t.cfg.sampling.samples) } : null);
+    if (!t) drawn.set(name, null);
+    else {
+      const raw = averageGroups(drawAsPipeline(t), t.cfg.sampling.samples);
+      const scale = generatedOutputScale(t.cfg.sampling, t.cfg.data.baseline);
+      drawn.set(name, { t, raw, scale, scaled: scaleGenerated(t.cfg.bank.model, raw, scale) });
+    }
   }
   return drawn.get(name)!;
 }
@@ -74,36 +89,43 @@ function regionContext(t: FamilyPseudoTarget, region: number) {
   const tune = async (init: Float32Array, label: string, recipe: Partial<FinetuneConfig> = {}) => (await fit(init, label, recipe)).params;
   return { target, score: regionScorer(model, target), rng, fit, tune };
 }
+type RegionContext = ReturnType<typeof regionContext>;
+
+/** Each row's pseudo-test MAE averaged over the pseudo-target's regions; `region` scores one region's rows. */
+async function meanRows<R extends string>(t: FamilyPseudoTarget, names: readonly R[], region: (ctx: RegionContext, i: number) => Promise<Record<R, number>>): Promise<Record<R, number>> {
+  const sums = new Map<R, number[]>(names.map((r) => [r, []]));
+  for (const [i, r] of t.regions.entries()) {
+    const scores = await region(regionContext(t, r), i);
+    for (const name of names) sums.get(name)!.push(scores[name]);
+  }
+  return Object.fromEntries(names.map((r) => [r, mean(sums.get(r)!)])) as Record<R, number>;
+}
 
 async function cityRows(name: string): Promise<CityRows | null> {
   const d = drawnCity(name);
   if (!d) return null;
-  const { t, raw } = d;
-  const { cfg, model, regions } = t;
-  // The scale the family run's configuration gives (its saved sampling section predates the option: the default).
-  const scale = generatedOutputScale(cfg.sampling, cfg.data.baseline);
-  const scaled = scaleGenerated(cfg.bank.model, raw, scale);
-  const rows = new Map<Row, number[]>(ROWS.map((r) => [r, []]));
+  const { t, raw, scale, scaled } = d;
   const keptStart = { targetOnly: 0, gpdScaled: 0 };
   const kept = (r: FinetuneResult) => (r.keptInit || r.fit.bestEpoch === 0 ? 1 : 0);
-  for (const [i, region] of regions.entries()) {
-    const { target, score, rng, fit, tune } = regionContext(t, region);
-    const random = model.layout.init(rng.fork('random-init'));
+  const mae = await meanRows(t, ROWS, async ({ target, score, rng, fit, tune }, i) => {
+    const random = t.model.layout.init(rng.fork('random-init'));
     const scaledFit = await fit(scaled[i]!, 'gpd');
     const fromScaled = scaledFit.params;
     const fromRaw = await tune(raw[i]!, 'gpd');
-    const val = (p: Float32Array) => pooledMetrics(model, p, [target.dataset], 'val').mae;
+    const val = (p: Float32Array) => pooledMetrics(t.model, p, [target.dataset], 'val').mae;
     const targetOnly = await fit(random, 'target-only');
     keptStart.targetOnly += kept(targetOnly);
     keptStart.gpdScaled += kept(scaledFit);
-    rows.get('random init')!.push(score.test(random));
-    rows.get('target-only')!.push(score.test(targetOnly.params));
-    rows.get('GPD zero-shot (scaled)')!.push(score.test(scaled[i]!));
-    rows.get('GPD fine-tuned from the scaled vector')!.push(score.test(fromScaled));
-    rows.get('GPD fine-tuned from the unscaled vector')!.push(score.test(fromRaw));
-    rows.get('the better of the two on the K days')!.push(score.test(val(fromRaw) < val(fromScaled) ? fromRaw : fromScaled));
-  }
-  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<Row, number>, keptStart };
+    return {
+      'random init': score.test(random),
+      'target-only': score.test(targetOnly.params),
+      'GPD zero-shot (scaled)': score.test(scaled[i]!),
+      'GPD fine-tuned from the scaled vector': score.test(fromScaled),
+      'GPD fine-tuned from the unscaled vector': score.test(fromRaw),
+      'the better of the two on the K days': score.test(val(fromRaw) < val(fromScaled) ? fromRaw : fromScaled),
+    };
+  });
+  return { city: name, regions: t.regions.length, scale, mae, keptStart };
 }
 
 /**
@@ -123,16 +145,13 @@ async function chosenRows(name: string): Promise<ChosenRows | null> {
   const d = drawnCity(name);
   if (!d) return null;
   const { t, raw } = d;
-  const { cfg, model, prep, regions } = t;
-  const { scale } = chooseZeroShotScale(model, prep, regions, (r) => raw[regions.indexOf(r)]!);
-  const atScale = scaleGenerated(cfg.bank.model, raw, scale);
-  const rows = new Map<ChosenRow, number[]>(CHOSEN_ROWS.map((r) => [r, []]));
-  for (const [i, region] of regions.entries()) {
-    const { score, tune } = regionContext(t, region);
-    rows.get(CHOSEN_ROWS[0])!.push(score.test(atScale[i]!));
-    rows.get(CHOSEN_ROWS[1])!.push(score.test(await tune(atScale[i]!, 'gpd')));
-  }
-  return { city: name, regions: regions.length, scale, mae: Object.fromEntries(CHOSEN_ROWS.map((r) => [r, mean(rows.get(r)!)])) as Record<ChosenRow, number> };
+  const { scale } = chooseZeroShotScale(t.model, t.prep, t.regions, (r) => raw[t.regions.indexOf(r)]!);
+  const atScale = scaleGenerated(t.cfg.bank.model, raw, scale);
+  const mae = await meanRows(t, CHOSEN_ROWS, async ({ score, tune }, i) => ({
+    [CHOSEN_ROWS[0]]: score.test(atScale[i]!),
+    [CHOSEN_ROWS[1]]: score.test(await tune(atScale[i]!, 'gpd')),
+  }) as Record<ChosenRow, number>);
+  return { city: name, regions: t.regions.length, scale, mae };
 }
 
 /**
@@ -152,19 +171,17 @@ interface RecipeRows {
 async function recipeRows(name: string): Promise<RecipeRows | null> {
   const d = drawnCity(name);
   if (!d) return null;
-  const { t, raw } = d;
-  const { cfg, model, regions } = t;
-  const scaled = scaleGenerated(cfg.bank.model, raw, generatedOutputScale(cfg.sampling, cfg.data.baseline));
-  const rows = new Map<string, number[]>(RECIPE_ROWS.map((r) => [r, []]));
-  for (const [i, region] of regions.entries()) {
-    const { score, rng, tune } = regionContext(t, region);
-    const random = model.layout.init(rng.fork('random-init'));
+  const { t, scaled } = d;
+  const mae = await meanRows(t, RECIPE_ROWS, async ({ score, rng, tune }, i) => {
+    const random = t.model.layout.init(rng.fork('random-init'));
+    const out: Record<string, number> = {};
     for (const [label, recipe] of Object.entries(RECIPES)) {
-      rows.get(`target-only, ${label}`)!.push(score.test(await tune(random, 'target-only', recipe)));
-      rows.get(`GPD fine-tuned from the scaled vector, ${label}`)!.push(score.test(await tune(scaled[i]!, 'gpd', recipe)));
+      out[`target-only, ${label}`] = score.test(await tune(random, 'target-only', recipe));
+      out[`GPD fine-tuned from the scaled vector, ${label}`] = score.test(await tune(scaled[i]!, 'gpd', recipe));
     }
-  }
-  return { city: name, regions: regions.length, mae: Object.fromEntries(RECIPE_ROWS.map((r) => [r, mean(rows.get(r)!)])) };
+    return out;
+  });
+  return { city: name, regions: t.regions.length, mae };
 }
 
 /**
@@ -181,12 +198,12 @@ async function bankRecipeRows(name: string): Promise<RecipeRows | null> {
   const bank = familyRunBank(args.runs!, name);
   if (!t || !bank) return null;
   const bankMean = meanVector(bank.vectors);
-  const rows = new Map<string, number[]>(BANK_ROWS.map((r) => [r, []]));
-  for (const region of t.regions) {
-    const { score, tune } = regionContext(t, region);
-    for (const [label, recipe] of Object.entries(BANK_RECIPES)) rows.get(`bank mean, ${label}`)!.push(score.test(await tune(bankMean, 'bank-mean', recipe)));
-  }
-  return { city: name, regions: t.regions.length, mae: Object.fromEntries(BANK_ROWS.map((r) => [r, mean(rows.get(r)!)])) };
+  const mae = await meanRows(t, BANK_ROWS, async ({ score, tune }) => {
+    const out: Record<string, number> = {};
+    for (const [label, recipe] of Object.entries(BANK_RECIPES)) out[`bank mean, ${label}`] = score.test(await tune(bankMean, 'bank-mean', recipe));
+    return out;
+  });
+  return { city: name, regions: t.regions.length, mae };
 }
 
 const changes = new Map<string, number[]>();

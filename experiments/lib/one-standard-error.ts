@@ -7,18 +7,16 @@
  * is the safer bet. Why not adopted: on pseudo-targets it gave up more in the mean (K = 3 and 7: it
  * keeps metro-shanghai's and la-loop's larger, better factors out) than it saved in the worst city.
  */
+import { lowestIndex } from '../../src/transfer/zero-shot-scale.js';
 
 /**
- * `lowest` is the grid index with the lowest pooled MAE (ties to the earlier); `pick` the first index
- * (on a rising grid, the smallest factor) whose per-region MAE exceeds the lowest's by no more than one
- * standard error of that paired difference across regions. Regions are the units (windows of one region
+ * `lowest` is the grid index with the lowest pooled MAE (lowestIndex, as the pipeline chooses); `pick`
+ * the first index (on a rising grid, the smallest factor) whose per-region MAE exceeds the lowest's by
+ * no more than one standard error of that paired difference across regions. Regions are the units (windows of one region
  * overlap and share its days). With fewer than two regions there is no spread and `pick` is `lowest`.
  */
 export function oneStandardErrorPick(pooled: readonly number[], byRegion: readonly (readonly number[])[]): { pick: number; lowest: number } {
-  let lowest = 0;
-  pooled.forEach((m, j) => {
-    if (m < pooled[lowest]! || !Number.isFinite(pooled[lowest]!)) lowest = j;
-  });
+  const lowest = lowestIndex(pooled);
   for (let j = 0; j < lowest; j++) {
     if (!Number.isFinite(pooled[j]!)) continue;
     const d = byRegion.map((row) => row[j]! - row[lowest]!).filter(Number.isFinite);

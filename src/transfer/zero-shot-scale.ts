@@ -60,9 +60,14 @@ export function chooseZeroShotScale(
   }
   const mae = accs.map((a) => a.result().maeMean);
   if (mae.every((m) => !Number.isFinite(m))) throw new Error(`${prep.city.id}: no observed value in the few-shot days to size the zero-shot correction on`);
+  return { scale: grid[lowestIndex(mae)]!, grid: [...grid], mae, byRegion };
+}
+
+/** The index of the lowest finite MAE (ties to the earlier: on a rising grid, the smaller factor). */
+export function lowestIndex(mae: readonly number[]): number {
   let best = 0;
   mae.forEach((m, j) => {
     if (m < mae[best]! || !Number.isFinite(mae[best]!)) best = j;
   });
-  return { scale: grid[best]!, grid: [...grid], mae, byRegion };
+  return best;
 }
