@@ -3,7 +3,7 @@
  * (times sampling.outputScale), or as the generator returns it (fine-tuning's own prescale then fits its
  * size on the K days)? Chosen on data before every test period (PROTOCOL.md):
  *
- *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>] [--recipes]
+ *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>] [--recipes] [--per-horizon]
  *
  * Each city is cut to the part before its test period (experiments/lib/pseudo-target.ts), its family-run
  * generator (trained on the partner's bank) draws and averages its vectors from the pseudo-target's K
@@ -13,9 +13,10 @@
  * and of the better of the two fine-tuned GPD models per region on the few-shot validation days (a
  * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
  * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it; with `--recipes`, target-only,
- * GPD from the scaled vector and the bank mean with the recipe's prescale, shrink or both switched off.
+ * GPD from the scaled vector and the bank mean with the recipe's prescale, shrink or both switched off;
+ * with `--per-horizon`, the same three with prescale and shrink fitting one factor per horizon step.
  * Each city's rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json,
- * <city>.recipe.json and <city>.recipe-bank.json, so a killed run resumes and cities run in separate
+ * <city>.recipe.json, <city>.recipe-bank.json and <city>.horizon.json, so a killed run resumes and cities run in separate
  * processes are summarised by one more run over all.
  * Also counted per city: the regions whose fine-tuning kept its (prescaled) start, by the guard or
  * because no epoch beat it on the validation days (then only prescale and shrink changed the model).
@@ -35,7 +36,7 @@ import type { FinetuneConfig } from '../src/train/config.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
-const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, recipes: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, recipes: { type: 'boolean', default: false }, 'per-horizon': { type: 'boolean', default: false } } });
 const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
 type Row = (typeof ROWS)[number];
 interface CityRows {
@@ -206,6 +207,28 @@ async function bankRecipeRows(name: string): Promise<RecipeRows | null> {
   return { city: name, regions: t.regions.length, mae };
 }
 
+/**
+ * finetune.calibration = per-horizon (one least-squares factor per horizon step in prescale and
+ * shrink) for the three starts whose full-recipe rows are above: target-only, GPD from the scaled
+ * vector and the bank mean. Kept in <city>.horizon.json.
+ */
+const HORIZON_ROWS = ['target-only, per-horizon', 'GPD fine-tuned from the scaled vector, per-horizon', 'bank mean, per-horizon'] as const;
+
+async function horizonRows(name: string): Promise<RecipeRows | null> {
+  const d = drawnCity(name);
+  const bank = familyRunBank(args.runs!, name);
+  if (!d || !bank) return null;
+  const { t, scaled } = d;
+  const bankMean = meanVector(bank.vectors);
+  const recipe = { calibration: 'per-horizon' } as const;
+  const mae = await meanRows(t, HORIZON_ROWS, async ({ score, rng, tune }, i) => ({
+    [HORIZON_ROWS[0]]: score.test(await tune(t.model.layout.init(rng.fork('random-init')), 'target-only', recipe)),
+    [HORIZON_ROWS[1]]: score.test(await tune(scaled[i]!, 'gpd', recipe)),
+    [HORIZON_ROWS[2]]: score.test(await tune(bankMean, 'bank-mean', recipe)),
+  }));
+  return { city: name, regions: t.regions.length, mae };
+}
+
 const changes = new Map<string, number[]>();
 const keptTotal = { targetOnly: 0, gpdScaled: 0, regions: 0 };
 for (const name of args.cities!.split(',')) {
@@ -214,15 +237,16 @@ for (const name of args.cities!.split(',')) {
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
   const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
   const bankRecipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe-bank.json`), usable, () => bankRecipeRows(name)) : null;
+  const horizon = first && args['per-horizon'] ? await cachedCityRows(join(cacheDir, `${name}.horizon.json`), usable, () => horizonRows(name)) : null;
   if (!first || !chosen) continue;
-  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae, ...bankRecipes?.mae } };
+  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae, ...bankRecipes?.mae, ...horizon?.mae } };
   const base = rows.mae['target-only'];
   keptTotal.targetOnly += first.keptStart.targetOnly;
   keptTotal.gpdScaled += first.keptStart.gpdScaled;
   keptTotal.regions += first.regions;
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
   console.log(`  fine-tuning kept its start (guard, or no better epoch): target-only ${first.keptStart.targetOnly}/${first.regions}, GPD from the scaled vector ${first.keptStart.gpdScaled}/${first.regions}`);
-  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : [])]) {
+  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : []), ...(horizon ? HORIZON_ROWS : [])]) {
     const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
     console.log(`  ${r.padEnd(52)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);

@@ -16,12 +16,14 @@
  * scaling before fine-tuning, on the training windows (finetune.prescale).
  */
 import type { Forecaster } from '../models/types.js';
+import { OUT_STEPS } from '../data/task.js';
 import { predictPartNormalized } from './predict.js';
 import type { RegionDataset } from './dataset.js';
+import type { Calibration } from './config.js';
 
 export interface ShrinkResult {
   params: Float32Array;
-  /** The factor applied to the network's output, in [0, 1]. */
+  /** The factor applied to the network's output, in [0, 1] (per-horizon: their mean). */
   scale: number;
 }
 
@@ -38,11 +40,27 @@ export function leastSquaresScale(z: ArrayLike<number>, y: ArrayLike<number>, ma
   return Math.min(1, Math.max(0, zy / zz));
 }
 
-/** `params` with its output layer scaled by the least-squares factor over one part of the few-shot windows. */
-function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val'): ShrinkResult {
+/**
+ * One least-squares factor per horizon step over [count, steps] predictions, each clamped to [0, 1]
+ * as leastSquaresScale: a correction that carries over at the first step and not at the sixth keeps
+ * the first and drops the sixth, instead of one compromise for both.
+ */
+export function leastSquaresScalesByHorizon(z: ArrayLike<number>, y: ArrayLike<number>, mask: ArrayLike<number>, steps = OUT_STEPS): number[] {
+  return Array.from({ length: steps }, (_, h) => {
+    const pick = <T extends ArrayLike<number>>(a: T) => Array.from({ length: Math.floor(a.length / steps) }, (_, k) => a[k * steps + h]!);
+    return leastSquaresScale(pick(z), pick(y), pick(mask));
+  });
+}
+
+/** `params` with its output layer scaled by the least-squares factor(s) over one part of the few-shot windows. */
+function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDataset, part: 'train' | 'val', calibration: Calibration): ShrinkResult {
   const w = dataset[part];
   if (w.count === 0) return { params, scale: 1 };
   const z = predictPartNormalized(model, params, dataset, part);
+  if (calibration === 'per-horizon') {
+    const scales = leastSquaresScalesByHorizon(z, w.y, w.yMask);
+    return { params: scaleOutputByHorizon(model, params, scales), scale: scales.reduce((a, b) => a + b, 0) / scales.length };
+  }
   const scale = leastSquaresScale(z, w.y, w.yMask);
   return { params: scaleOutput(model, params, scale), scale };
 }
@@ -58,9 +76,22 @@ export function scaleOutput(model: Forecaster, params: Float32Array, scale: numb
   return out;
 }
 
-/** After fine-tuning: `params` with its output layer scaled by the VALIDATION least-squares factor. */
-export function shrinkToBaseline(model: Forecaster, params: Float32Array, dataset: RegionDataset): ShrinkResult {
-  return scaleToPart(model, params, dataset, 'val');
+/**
+ * `params` with output h of the network times `scales[h]`. Both models' output layers are stored
+ * [inputs, horizon steps] row-major (stgcn `fully`, gwn `end2`) and have no bias, so entry i feeds
+ * horizon i % steps and scaling those entries scales that horizon's correction alone.
+ */
+export function scaleOutputByHorizon(model: Forecaster, params: Float32Array, scales: readonly number[]): Float32Array {
+  if (scales.every((s) => s === 1)) return params;
+  const out = params.slice();
+  const steps = scales.length;
+  model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scales[i % steps]!));
+  return out;
+}
+
+/** After fine-tuning: `params` with its output layer scaled by the VALIDATION least-squares factor(s). */
+export function shrinkToBaseline(model: Forecaster, params: Float32Array, dataset: RegionDataset, calibration: Calibration = 'region'): ShrinkResult {
+  return scaleToPart(model, params, dataset, 'val', calibration);
 }
 
 /**
@@ -73,6 +104,6 @@ export function shrinkToBaseline(model: Forecaster, params: Float32Array, datase
  * undo it within the budget. A scale of 0 zeroes the output layer; training then grows it back from
  * the output layer's gradient, which does not vanish.
  */
-export function prescaleToTraining(model: Forecaster, params: Float32Array, dataset: RegionDataset): ShrinkResult {
-  return scaleToPart(model, params, dataset, 'train');
+export function prescaleToTraining(model: Forecaster, params: Float32Array, dataset: RegionDataset, calibration: Calibration = 'region'): ShrinkResult {
+  return scaleToPart(model, params, dataset, 'train', calibration);
 }

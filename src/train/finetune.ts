@@ -68,7 +68,7 @@ export function clearlyBetter(init: Float64Array, fitted: Float64Array, z: numbe
 }
 
 export async function finetune(model: Forecaster, init: Float32Array, dataset: RegionDataset, cfg: FinetuneConfig, rng: Rng, hooks: FitHooks = {}): Promise<FinetuneResult> {
-  const start = cfg.prescale ? prescaleToTraining(model, init, dataset).params : init;
+  const start = cfg.prescale ? prescaleToTraining(model, init, dataset, cfg.calibration).params : init;
   const train = trainConfigOf(cfg);
   const fit = await fitForecaster(model, [dataset], start, train, rng, hooks);
   let params = fit.params;
@@ -81,6 +81,6 @@ export async function finetune(model: Forecaster, init: Float32Array, dataset: R
       keptInit = true;
     }
   }
-  if (cfg.shrink) params = shrinkToBaseline(model, params, dataset).params;
+  if (cfg.shrink) params = shrinkToBaseline(model, params, dataset, cfg.calibration).params;
   return { params, fit, keptInit };
 }

@@ -7,7 +7,7 @@ import { evaluateTarget } from '../../src/transfer/evaluate.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leastSquaresScale, shrinkToBaseline, prescaleToTraining } from '../../src/train/calibrate.js';
+import { leastSquaresScale, leastSquaresScalesByHorizon, shrinkToBaseline, prescaleToTraining } from '../../src/train/calibrate.js';
 import { createForecaster } from '../../src/models/registry.js';
 import { predictCentreNormalized } from '../../src/train/predict.js';
 import { prepareCity, regionDataset } from '../../src/train/dataset.js';
@@ -48,6 +48,31 @@ test('shrinkToBaseline scales the output layer, so every forecast is the factor 
     // Only the output layer changed.
     const e = model.layout.entry(model.outputLayer);
     for (let i = 0; i < params.length; i++) if (i < e.offset || i >= e.offset + e.size) assert.equal(shrunk[i], params[i]);
+  }
+});
+
+test('per-horizon calibration scales each horizon step by its own least-squares factor, and only that step', async () => {
+  const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
+  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  for (const name of ['stgcn', 'gwn'] as const) {
+    const model = createForecaster(name);
+    const params = model.layout.init(new Rng(3).fork(name));
+    model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
+    const p0 = tf.tensor1d(params);
+    const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
+    const z0 = predictCentreNormalized(model, p0, ds.val, adj);
+    const expected = leastSquaresScalesByHorizon(z0, ds.val.y, ds.val.yMask);
+    // Each horizon's factor is the scalar least-squares factor of that column alone.
+    const column = (a: ArrayLike<number>, h: number) => Array.from({ length: ds.val.count }, (_, k) => a[k * 6 + h]!);
+    for (let h = 0; h < 6; h++) assert.equal(expected[h], leastSquaresScale(column(z0, h), column(ds.val.y, h), column(ds.val.yMask, h)));
+    assert.ok(new Set(expected.map((s) => s.toFixed(6))).size > 1, `${name}: every horizon got the same factor ${expected[0]}, so this test could not tell per-horizon from one factor`);
+    const { params: shrunk } = shrinkToBaseline(model, params, ds, 'per-horizon');
+    const p1 = tf.tensor1d(shrunk);
+    const z1 = predictCentreNormalized(model, p1, ds.val, adj);
+    tf.dispose([p0, p1, adj]);
+    let maxErr = 0;
+    for (let i = 0; i < z0.length; i++) maxErr = Math.max(maxErr, Math.abs(z1[i]! - expected[i % 6]! * z0[i]!));
+    assert.ok(maxErr < 1e-5, `${name}: max |z_shrunk - scale_h z| = ${maxErr}`);
   }
 });
 
