@@ -3,7 +3,7 @@
  * (times sampling.outputScale), or as the generator returns it (fine-tuning's own prescale then fits its
  * size on the K days)? Chosen on data before every test period (PROTOCOL.md):
  *
- *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>] [--recipes] [--per-horizon]
+ *   npm run experiments:finetune-init -- [--cities a,b] [--regions 24] [--k 3] [--runs <folder>] [--recipes] [--per-horizon] [--baseline-guard]
  *
  * Each city is cut to the part before its test period (experiments/lib/pseudo-target.ts), its family-run
  * generator (trained on the partner's bank) draws and averages its vectors from the pseudo-target's K
@@ -14,9 +14,9 @@
  * choice a target can make); then, from the factor the pseudo-target's K days choose for its zero-shot
  * models (sampling.zeroShotScale), that zero-shot row and fine-tuning from it; with `--recipes`, target-only,
  * GPD from the scaled vector and the bank mean with the recipe's prescale, shrink or both switched off;
- * with `--per-horizon`, the same three with prescale and shrink fitting one factor per horizon step.
+ * with `--per-horizon` and `--baseline-guard`, recipe variants for the same three (VARIANTS below).
  * Each city's rows are kept in results/finetune-init/k<K>/<city>.json, <city>.chosen.json,
- * <city>.recipe.json, <city>.recipe-bank.json and <city>.horizon.json, so a killed run resumes and cities run in separate
+ * <city>.recipe.json, <city>.recipe-bank.json and one file per variant, so a killed run resumes and cities run in separate
  * processes are summarised by one more run over all.
  * Also counted per city: the regions whose fine-tuning kept its (prescaled) start, by the guard or
  * because no epoch beat it on the validation days (then only prescale and shrink changed the model).
@@ -36,7 +36,7 @@ import type { FinetuneConfig } from '../src/train/config.js';
 import { pooledMetrics } from '../src/train/predict.js';
 import { chooseZeroShotScale } from '../src/transfer/zero-shot-scale.js';
 
-const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, recipes: { type: 'boolean', default: false }, 'per-horizon': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { ...PSEUDO_TARGET_OPTIONS, recipes: { type: 'boolean', default: false }, 'per-horizon': { type: 'boolean', default: false }, 'baseline-guard': { type: 'boolean', default: false } } });
 const ROWS = ['random init', 'target-only', 'GPD zero-shot (scaled)', 'GPD fine-tuned from the scaled vector', 'GPD fine-tuned from the unscaled vector', 'the better of the two on the K days'] as const;
 type Row = (typeof ROWS)[number];
 interface CityRows {
@@ -208,23 +208,31 @@ async function bankRecipeRows(name: string): Promise<RecipeRows | null> {
 }
 
 /**
- * finetune.calibration = per-horizon (one least-squares factor per horizon step in prescale and
- * shrink) for the three starts whose full-recipe rows are above: target-only, GPD from the scaled
- * vector and the bank mean. Kept in <city>.horizon.json.
+ * Recipe variants for the three starts whose full-recipe rows are above (target-only, GPD from the
+ * scaled vector, the bank mean), each enabled by its flag and kept in <city>.<file>.json:
+ * `--per-horizon` (finetune.calibration = per-horizon: prescale and shrink fit one factor per horizon
+ * step) and `--baseline-guard` (finetune.baselineGuard: the baseline alone unless the model clearly
+ * beats it on the validation days).
  */
-const HORIZON_ROWS = ['target-only, per-horizon', 'GPD fine-tuned from the scaled vector, per-horizon', 'bank mean, per-horizon'] as const;
+const VARIANTS = {
+  'per-horizon': { file: 'horizon', recipe: { calibration: 'per-horizon' } },
+  'baseline-guard': { file: 'baseline-guard', recipe: { baselineGuard: true } },
+} as const satisfies Record<string, { file: string; recipe: Partial<FinetuneConfig> }>;
+type Variant = keyof typeof VARIANTS;
+const variantRowNames = (v: Variant): string[] => [`target-only, ${v}`, `GPD fine-tuned from the scaled vector, ${v}`, `bank mean, ${v}`];
 
-async function horizonRows(name: string): Promise<RecipeRows | null> {
+async function variantRows(name: string, v: Variant): Promise<RecipeRows | null> {
   const d = drawnCity(name);
   const bank = familyRunBank(args.runs!, name);
   if (!d || !bank) return null;
   const { t, scaled } = d;
   const bankMean = meanVector(bank.vectors);
-  const recipe = { calibration: 'per-horizon' } as const;
-  const mae = await meanRows(t, HORIZON_ROWS, async ({ score, rng, tune }, i) => ({
-    [HORIZON_ROWS[0]]: score.test(await tune(t.model.layout.init(rng.fork('random-init')), 'target-only', recipe)),
-    [HORIZON_ROWS[1]]: score.test(await tune(scaled[i]!, 'gpd', recipe)),
-    [HORIZON_ROWS[2]]: score.test(await tune(bankMean, 'bank-mean', recipe)),
+  const { recipe } = VARIANTS[v];
+  const rows = variantRowNames(v);
+  const mae = await meanRows<string>(t, rows, async ({ score, rng, tune }, i) => ({
+    [rows[0]!]: score.test(await tune(t.model.layout.init(rng.fork('random-init')), 'target-only', recipe)),
+    [rows[1]!]: score.test(await tune(scaled[i]!, 'gpd', recipe)),
+    [rows[2]!]: score.test(await tune(bankMean, 'bank-mean', recipe)),
   }));
   return { city: name, regions: t.regions.length, mae };
 }
@@ -237,23 +245,29 @@ for (const name of args.cities!.split(',')) {
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
   const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
   const bankRecipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe-bank.json`), usable, () => bankRecipeRows(name)) : null;
-  const horizon = first && args['per-horizon'] ? await cachedCityRows(join(cacheDir, `${name}.horizon.json`), usable, () => horizonRows(name)) : null;
+  const variants: { v: Variant; rows: RecipeRows }[] = [];
+  for (const v of Object.keys(VARIANTS) as Variant[]) {
+    if (!first || !args[v]) continue;
+    const rows = await cachedCityRows(join(cacheDir, `${name}.${VARIANTS[v].file}.json`), usable, () => variantRows(name, v));
+    if (rows) variants.push({ v, rows });
+  }
   if (!first || !chosen) continue;
-  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae, ...bankRecipes?.mae, ...horizon?.mae } };
+  const variantMae = Object.assign({}, ...variants.map((x) => x.rows.mae)) as Record<string, number>;
+  const rows: { regions: number; scale: number; mae: Record<string, number> } = { ...first, mae: { ...first.mae, ...chosen.mae, ...recipes?.mae, ...bankRecipes?.mae, ...variantMae } };
   const base = rows.mae['target-only'];
   keptTotal.targetOnly += first.keptStart.targetOnly;
   keptTotal.gpdScaled += first.keptStart.gpdScaled;
   keptTotal.regions += first.regions;
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
   console.log(`  fine-tuning kept its start (guard, or no better epoch): target-only ${first.keptStart.targetOnly}/${first.regions}, GPD from the scaled vector ${first.keptStart.gpdScaled}/${first.regions}`);
-  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : []), ...(horizon ? HORIZON_ROWS : [])]) {
+  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : []), ...variants.flatMap((x) => variantRowNames(x.v))]) {
     const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
-    console.log(`  ${r.padEnd(52)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
+    console.log(`  ${r.padEnd(54)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
   }
 }
 if (changes.size > 0) {
   console.log(`\nfine-tuning kept its start in ${keptTotal.targetOnly} of ${keptTotal.regions} regions from random init and ${keptTotal.gpdScaled} of ${keptTotal.regions} from the scaled vector`);
   console.log('\nmean change against target-only over cities (and how many cities lower):');
-  for (const [r, xs] of changes) console.log(`  ${r.padEnd(52)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
+  for (const [r, xs] of changes) console.log(`  ${r.padEnd(54)} ${mean(xs) >= 0 ? '+' : ''}${(mean(xs) * 100).toFixed(2)}%  (${xs.filter((x) => x < 0).length}/${xs.length})`);
 }

@@ -134,6 +134,13 @@ export const FinetuneConfig = trainSection({ epochs: 20, batchSize: 32, lr: 1e-3
      * 1.7% at 1, and 0.3% better at 2 (no city worse).
      */
     guard: z.number().nonnegative().default(2).describe('keep the init unless fine-tuning beats it on validation by this many standard errors (0 = off)'),
+    /**
+     * After the shrink, keep the encoding's baseline alone (the correction zeroed) unless the model
+     * beats it on the few-shot validation windows by `guard` standard errors, as the guard does for the
+     * init: the shrink's factor is fitted on those same windows, so a correction that does not carry
+     * over still keeps a small positive factor by chance.
+     */
+    baselineGuard: z.boolean().default(false).describe('keep the baseline alone unless the fine-tuned model beats it on validation by `guard` standard errors'),
     /** How the few-shot days split into fitting and validation (data/splits.ts fewShotHoldout). */
     holdout: z.enum(HOLDOUT_KINDS).default('days').describe('few-shot validation: the last whole day(s) (days) or the last 20% (tail)'),
     prescale: z.boolean().default(true).describe("before fine-tuning, scale the init's correction by its least-squares factor on the few-shot training windows, in [0, 1]"),

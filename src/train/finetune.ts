@@ -5,6 +5,7 @@
  *   prescale (finetune.prescale) -> fit with early stopping on the few-shot validation part
  *   -> keep the init unless fine-tuning is clearly better there (finetune.guard)
  *   -> shrink the correction (finetune.shrink)
+ *   -> keep the baseline alone unless the model is clearly better there (finetune.baselineGuard)
  *
  * Why the guard: early stopping picks the epoch with the lowest validation loss, the init included,
  * but with one validation day (13 windows on a metro) a 1% lower loss is noise, and the epoch it picks
@@ -20,13 +21,15 @@ import { trainConfigOf, type FinetuneConfig } from './config.js';
 import type { RegionDataset } from './dataset.js';
 import { fitForecaster, type FitHooks, type FitResult } from './fit.js';
 import { predictPartNormalized } from './predict.js';
-import { prescaleToTraining, shrinkToBaseline } from './calibrate.js';
+import { prescaleToTraining, scaleOutput, shrinkToBaseline } from './calibrate.js';
 
 export interface FinetuneResult {
   params: Float32Array;
   fit: FitResult;
   /** True when the guard kept the (prescaled) init instead of the fitted parameters. */
   keptInit: boolean;
+  /** True when the baseline guard zeroed the correction (finetune.baselineGuard). */
+  keptBaseline: boolean;
 }
 
 /** Per validation window: the mean squared error over its observed targets (NaN without any), in the loss space. */
@@ -82,5 +85,16 @@ export async function finetune(model: Forecaster, init: Float32Array, dataset: R
     }
   }
   if (cfg.shrink) params = shrinkToBaseline(model, params, dataset, cfg.calibration).params;
-  return { params, fit, keptInit };
+  let keptBaseline = false;
+  if (cfg.baselineGuard && cfg.guard > 0 && fit.validated) {
+    // The encoding's baseline is the same network with its output layer zeroed (both models are bias-free).
+    const baseline = scaleOutput(model, params, 0);
+    const before = windowLosses(model, baseline, dataset, train.lossSpace);
+    const after = windowLosses(model, params, dataset, train.lossSpace);
+    if (!clearlyBetter(before, after, cfg.guard)) {
+      params = baseline;
+      keptBaseline = true;
+    }
+  }
+  return { params, fit, keptInit, keptBaseline };
 }

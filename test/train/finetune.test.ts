@@ -71,3 +71,25 @@ test('the guard counts overlapping windows as n / 6: a small consistent gain on 
   assert.equal(clearlyBetter(many.init, many.fitted, 1), true);
   assert.equal(clearlyBetter(Float64Array.from([1, 2]), Float64Array.from([0, 1]), 1), false, 'under one effective window');
 });
+
+test('finetune.baselineGuard returns the seasonal baseline alone where the few-shot days hold nothing to learn', async () => {
+  const city = noiseCity(2);
+  const cfg = FinetuneConfig.parse({ baselineGuard: true });
+  const prep = prepareTarget(city, 3, 0, 'seasonal-ar', cfg.holdout);
+  let kept = 0;
+  for (let r = 0; r < city.N; r++) {
+    const t = targetRegion(prep, r);
+    const start = model.layout.init(new Rng(2).fork(`init${r}`));
+    const res = await finetune(model, start, t.dataset, cfg, new Rng(2).fork(`ft${r}`));
+    const off = await finetune(model, start, t.dataset, FinetuneConfig.parse({}), new Rng(2).fork(`ft${r}`));
+    assert.equal(off.keptBaseline, false);
+    if (!res.keptBaseline) continue;
+    kept++;
+    // The baseline alone: the output layer zeroed, so every forecast is the encoding's yOffset.
+    assert.ok(model.layout.view(res.params, model.outputLayer).every((v) => v === 0));
+    const pred = predictWindows(model, res.params, t.dataset.adjacency, t.dataset.n, t.test, t.dataset.norm);
+    assert.ok(pred.every((v, i) => Math.abs(v - t.test.yOffset[i]!) < 1e-3));
+  }
+  // Measured: all 5 regions.
+  assert.ok(kept >= 4, `baseline kept in ${kept} of ${city.N} regions`);
+});
