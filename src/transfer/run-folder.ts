@@ -93,6 +93,18 @@ export const RESCORE_ONLY_KEYS = ['data.correctionBound'];
  */
 export const REGENERATED_ROWS_KEYS = ['sampling.outputScale', 'sampling.zeroShotScale', 'finetune.generatedStart'];
 
+/**
+ * Keys added after run folders were made, each with the value that does what a folder without it did:
+ * a folder whose config.json lacks one resumes when the configuration holds that value (an upgrade does
+ * not refuse a run whose recipe it leaves unchanged), and is refused under any other.
+ */
+export const ADDED_KEYS: Record<string, unknown> = { 'finetune.calibration': 'region', 'finetune.baselineGuard': false };
+
+/** A configDiff line that only says a key of ADDED_KEYS, absent before, now holds its old behaviour's value. */
+function isAddedKeyAtOldValue(diffLine: string): boolean {
+  return Object.entries(ADDED_KEYS).some(([k, v]) => diffLine === `${k}: absent -> ${JSON.stringify(v)}`);
+}
+
 /** The keys whose values differ between two configurations, as `key: old -> new` (nested keys dotted). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -176,7 +188,7 @@ export class RunFolder {
   checkConfig(cfg: GpdConfig): void {
     if (!this.has('config')) return;
     const saved = readJson(this.path('config'), '') as { config?: unknown };
-    const diff = configDiff(saved.config, cfg).filter((d) => ![...RESCORE_ONLY_KEYS, ...REGENERATED_ROWS_KEYS].some((k) => d.startsWith(`${k}:`)));
+    const diff = configDiff(saved.config, cfg).filter((d) => !isAddedKeyAtOldValue(d) && ![...RESCORE_ONLY_KEYS, ...REGENERATED_ROWS_KEYS].some((k) => d.startsWith(`${k}:`)));
     const artefacts = diff.length > 0 ? this.artefacts(cfg) : [];
     if (artefacts.length > 0) {
       throw new ArtefactError(
