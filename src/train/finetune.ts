@@ -86,7 +86,7 @@ export async function finetune(model: Forecaster, init: Float32Array, dataset: R
   }
   if (cfg.shrink) params = shrinkToBaseline(model, params, dataset, cfg.calibration).params;
   let keptBaseline = false;
-  if (cfg.baselineGuard && cfg.guard > 0 && fit.validated) {
+  if (cfg.baselineGuard && fit.validated) {
     // The encoding's baseline is the same network with its output layer zeroed (both models are bias-free).
     const baseline = scaleOutput(model, params, 0);
     const before = windowLosses(model, baseline, dataset, train.lossSpace);
