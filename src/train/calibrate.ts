@@ -57,12 +57,8 @@ function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDat
   const w = dataset[part];
   if (w.count === 0) return { params, scale: 1 };
   const z = predictPartNormalized(model, params, dataset, part);
-  if (calibration === 'per-horizon') {
-    const scales = leastSquaresScalesByHorizon(z, w.y, w.yMask);
-    return { params: scaleOutputByHorizon(model, params, scales), scale: scales.reduce((a, b) => a + b, 0) / scales.length };
-  }
-  const scale = leastSquaresScale(z, w.y, w.yMask);
-  return { params: scaleOutput(model, params, scale), scale };
+  const scales = calibration === 'per-horizon' ? leastSquaresScalesByHorizon(z, w.y, w.yMask) : [leastSquaresScale(z, w.y, w.yMask)];
+  return { params: scaleOutputByHorizon(model, params, scales), scale: scales.reduce((a, b) => a + b, 0) / scales.length };
 }
 
 /**
@@ -70,22 +66,19 @@ function scaleToPart(model: Forecaster, params: Float32Array, dataset: RegionDat
  * `scale` (both models are bias-free). The same vector when the scale is 1.
  */
 export function scaleOutput(model: Forecaster, params: Float32Array, scale: number): Float32Array {
-  if (scale === 1) return params;
-  const out = params.slice();
-  model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scale));
-  return out;
+  return scaleOutputByHorizon(model, params, [scale]);
 }
 
 /**
- * `params` with output h of the network times `scales[h]`. Both models' output layers are stored
- * [inputs, horizon steps] row-major (stgcn `fully`, gwn `end2`) and have no bias, so entry i feeds
- * horizon i % steps and scaling those entries scales that horizon's correction alone.
+ * `params` with output h of the network times `scales[h % scales.length]` (one scale: every output).
+ * Both models' output layers are stored [inputs, horizon steps] row-major (stgcn `fully`, gwn `end2`)
+ * and have no bias, so entry i feeds horizon i % steps and scaling those entries scales that
+ * horizon's correction alone. The same vector when every scale is 1.
  */
 export function scaleOutputByHorizon(model: Forecaster, params: Float32Array, scales: readonly number[]): Float32Array {
   if (scales.every((s) => s === 1)) return params;
   const out = params.slice();
-  const steps = scales.length;
-  model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scales[i % steps]!));
+  model.layout.view(out, model.outputLayer).forEach((v, i, a) => (a[i] = v * scales[i % scales.length]!));
   return out;
 }
 

@@ -74,27 +74,14 @@ export async function finetune(model: Forecaster, init: Float32Array, dataset: R
   const start = cfg.prescale ? prescaleToTraining(model, init, dataset, cfg.calibration).params : init;
   const train = trainConfigOf(cfg);
   const fit = await fitForecaster(model, [dataset], start, train, rng, hooks);
-  let params = fit.params;
-  let keptInit = false;
-  if (fit.validated && fit.bestEpoch > 0 && cfg.guard > 0) {
-    const before = windowLosses(model, start, dataset, train.lossSpace);
-    const after = windowLosses(model, fit.params, dataset, train.lossSpace);
-    if (!clearlyBetter(before, after, cfg.guard)) {
-      params = start;
-      keptInit = true;
-    }
-  }
+  /** Whether `candidate` beats `reference` on the validation windows by `guard` standard errors (both guards' test). */
+  const beats = (candidate: Float32Array, reference: Float32Array) =>
+    clearlyBetter(windowLosses(model, reference, dataset, train.lossSpace), windowLosses(model, candidate, dataset, train.lossSpace), cfg.guard);
+  const keptInit = fit.validated && fit.bestEpoch > 0 && cfg.guard > 0 && !beats(fit.params, start);
+  let params = keptInit ? start : fit.params;
   if (cfg.shrink) params = shrinkToBaseline(model, params, dataset, cfg.calibration).params;
-  let keptBaseline = false;
-  if (cfg.baselineGuard && fit.validated) {
-    // The encoding's baseline is the same network with its output layer zeroed (both models are bias-free).
-    const baseline = scaleOutput(model, params, 0);
-    const before = windowLosses(model, baseline, dataset, train.lossSpace);
-    const after = windowLosses(model, params, dataset, train.lossSpace);
-    if (!clearlyBetter(before, after, cfg.guard)) {
-      params = baseline;
-      keptBaseline = true;
-    }
-  }
-  return { params, fit, keptInit, keptBaseline };
+  // The encoding's baseline is the same network with its output layer zeroed (both models are bias-free).
+  const baseline = cfg.baselineGuard && fit.validated ? scaleOutput(model, params, 0) : undefined;
+  const keptBaseline = baseline !== undefined && !beats(params, baseline);
+  return { params: keptBaseline ? baseline : params, fit, keptInit, keptBaseline };
 }
