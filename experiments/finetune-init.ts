@@ -65,20 +65,34 @@ interface Drawn {
   scale: number;
   scaled: Float32Array[];
 }
-const drawn = new Map<string, Drawn | null>();
-function drawnCity(name: string): Drawn | null {
-  if (!drawn.has(name)) {
-    const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
-    if (!t) console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
-    if (!t) drawn.set(name, null);
-    else {
-      const raw = averageGroups(drawAsPipeline(t), t.cfg.sampling.samples);
-      const scale = generatedOutputScale(t.cfg.sampling, t.cfg.data.baseline);
-      drawn.set(name, { t, raw, scale, scaled: scaleGenerated(t.cfg.bank.model, raw, scale) });
-    }
-  }
-  return drawn.get(name)!;
+/** `make(name)` computed once per city and process: every row set of a city reads the same value. */
+function perCity<T>(make: (name: string) => T): (name: string) => T {
+  const values = new Map<string, T>();
+  return (name) => {
+    if (!values.has(name)) values.set(name, make(name));
+    return values.get(name)!;
+  };
 }
+
+const pseudoTarget = perCity((name) => {
+  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
+  if (!t) console.log(`${name}: no family run with a generator under ${args.runs} (skipped)`);
+  return t;
+});
+
+const drawnCity = perCity((name): Drawn | null => {
+  const t = pseudoTarget(name);
+  if (!t) return null;
+  const raw = averageGroups(drawAsPipeline(t), t.cfg.sampling.samples);
+  const scale = generatedOutputScale(t.cfg.sampling, t.cfg.data.baseline);
+  return { t, raw, scale, scaled: scaleGenerated(t.cfg.bank.model, raw, scale) };
+});
+
+/** The mean of the family run's bank (unscaled, as the pipeline's bank-mean row fine-tunes it). */
+const bankMeanOf = perCity((name) => {
+  const bank = familyRunBank(args.runs!, name);
+  return bank ? meanVector(bank.vectors) : null;
+});
 
 /** A pseudo-target region as the pipeline's region job sees it: its windows, scorer and the run's fine-tuning from an init. */
 function regionContext(t: FamilyPseudoTarget, region: number) {
@@ -156,60 +170,47 @@ async function chosenRows(name: string): Promise<ChosenRows | null> {
 }
 
 /**
- * The fine-tuning recipe's calibration steps (finetune.prescale, finetune.shrink: per-region
- * least-squares factors on one part of the K days) switched off, for target-only and for GPD from the
- * scaled vector, each beside the full recipe's rows above: do the per-region factors still help once
- * the generated start is already scaled?
+ * Rows `<start>, <recipe>`: the run's fine-tuning with a recipe's overrides, from each of the starts
+ * whose full-recipe rows are above: random init (target-only), the scaled generated vector, the bank
+ * mean. Only what the asked starts need is loaded: the bank mean's rows draw no generated vector.
  */
-const RECIPES = { 'no prescale': { prescale: false }, 'no shrink': { shrink: false }, 'neither': { prescale: false, shrink: false } } as const;
-const RECIPE_ROWS = Object.keys(RECIPES).flatMap((r) => [`target-only, ${r}`, `GPD fine-tuned from the scaled vector, ${r}`]);
+const STARTS = { 'target-only': 'target-only', 'GPD fine-tuned from the scaled vector': 'gpd', 'bank mean': 'bank-mean' } as const;
+type Start = keyof typeof STARTS;
+type Recipes = Record<string, Partial<FinetuneConfig>>;
+const recipeRowNames = (starts: readonly Start[], recipes: Recipes): string[] => Object.keys(recipes).flatMap((r) => starts.map((s) => `${s}, ${r}`));
 interface RecipeRows {
   city: string;
   regions: number;
   mae: Record<string, number>;
 }
 
-async function recipeRows(name: string): Promise<RecipeRows | null> {
-  const d = drawnCity(name);
-  if (!d) return null;
-  const { t, scaled } = d;
-  const mae = await meanRows(t, RECIPE_ROWS, async ({ score, rng, tune }, i) => {
-    const random = t.model.layout.init(rng.fork('random-init'));
+async function recipeRows(name: string, starts: readonly Start[], recipes: Recipes): Promise<RecipeRows | null> {
+  const t = pseudoTarget(name);
+  const scaled = starts.includes('GPD fine-tuned from the scaled vector') ? drawnCity(name)?.scaled : [];
+  const bankMean = starts.includes('bank mean') ? bankMeanOf(name) : new Float32Array();
+  if (!t || !scaled || !bankMean) return null;
+  const mae = await meanRows(t, recipeRowNames(starts, recipes), async ({ score, rng, tune }, i) => {
+    const init = (s: Start) => (s === 'target-only' ? t.model.layout.init(rng.fork('random-init')) : s === 'bank mean' ? bankMean : scaled[i]!);
     const out: Record<string, number> = {};
-    for (const [label, recipe] of Object.entries(RECIPES)) {
-      out[`target-only, ${label}`] = score.test(await tune(random, 'target-only', recipe));
-      out[`GPD fine-tuned from the scaled vector, ${label}`] = score.test(await tune(scaled[i]!, 'gpd', recipe));
-    }
+    for (const [label, recipe] of Object.entries(recipes)) for (const s of starts) out[`${s}, ${label}`] = score.test(await tune(init(s), STARTS[s], recipe));
     return out;
   });
   return { city: name, regions: t.regions.length, mae };
 }
 
 /**
- * The same switches for the other transferred start a bank gives without a generator, the bank mean
- * (unscaled, as the pipeline's bank-mean row fine-tunes it), with its full-recipe row: is what the
- * calibration steps cost GPD particular to it? Kept in <city>.recipe-bank.json.
+ * The fine-tuning recipe's calibration steps (finetune.prescale, finetune.shrink: per-region
+ * least-squares factors on one part of the K days) switched off, for target-only and for GPD from the
+ * scaled vector (<city>.recipe.json), and for the other transferred start a bank gives without a
+ * generator, the bank mean, with its full-recipe row (<city>.recipe-bank.json): do the per-region
+ * factors still help once the generated start is already scaled, and is what they cost GPD particular to it?
  */
+const RECIPES = { 'no prescale': { prescale: false }, 'no shrink': { shrink: false }, 'neither': { prescale: false, shrink: false } } as const;
+const RECIPE_STARTS: readonly Start[] = ['target-only', 'GPD fine-tuned from the scaled vector'];
 const BANK_RECIPES = { 'full recipe': {}, ...RECIPES } as const;
-const BANK_ROWS = Object.keys(BANK_RECIPES).map((r) => `bank mean, ${r}`);
-
-async function bankRecipeRows(name: string): Promise<RecipeRows | null> {
-  // No generated vector is needed: the pseudo-target alone, not drawnCity (which draws them).
-  const t = familyPseudoTarget(args.runs!, name, Number(args.k), Number(args.regions));
-  const bank = familyRunBank(args.runs!, name);
-  if (!t || !bank) return null;
-  const bankMean = meanVector(bank.vectors);
-  const mae = await meanRows(t, BANK_ROWS, async ({ score, tune }) => {
-    const out: Record<string, number> = {};
-    for (const [label, recipe] of Object.entries(BANK_RECIPES)) out[`bank mean, ${label}`] = score.test(await tune(bankMean, 'bank-mean', recipe));
-    return out;
-  });
-  return { city: name, regions: t.regions.length, mae };
-}
 
 /**
- * Recipe variants for the three starts whose full-recipe rows are above (target-only, GPD from the
- * scaled vector, the bank mean), each enabled by its flag and kept in <city>.<file>.json:
+ * Recipe variants for all three starts, each enabled by its flag and kept in <city>.<file>.json:
  * `--per-horizon` (finetune.calibration = per-horizon: prescale and shrink fit one factor per horizon
  * step) and `--baseline-guard` (finetune.baselineGuard: the baseline alone unless the model clearly
  * beats it on the validation days).
@@ -219,23 +220,8 @@ const VARIANTS = {
   'baseline-guard': { file: 'baseline-guard', recipe: { baselineGuard: true } },
 } as const satisfies Record<string, { file: string; recipe: Partial<FinetuneConfig> }>;
 type Variant = keyof typeof VARIANTS;
-const variantRowNames = (v: Variant): string[] => [`target-only, ${v}`, `GPD fine-tuned from the scaled vector, ${v}`, `bank mean, ${v}`];
-
-async function variantRows(name: string, v: Variant): Promise<RecipeRows | null> {
-  const d = drawnCity(name);
-  const bank = familyRunBank(args.runs!, name);
-  if (!d || !bank) return null;
-  const { t, scaled } = d;
-  const bankMean = meanVector(bank.vectors);
-  const { recipe } = VARIANTS[v];
-  const rows = variantRowNames(v);
-  const mae = await meanRows<string>(t, rows, async ({ score, rng, tune }, i) => ({
-    [rows[0]!]: score.test(await tune(t.model.layout.init(rng.fork('random-init')), 'target-only', recipe)),
-    [rows[1]!]: score.test(await tune(scaled[i]!, 'gpd', recipe)),
-    [rows[2]!]: score.test(await tune(bankMean, 'bank-mean', recipe)),
-  }));
-  return { city: name, regions: t.regions.length, mae };
-}
+const ALL_STARTS = Object.keys(STARTS) as Start[];
+const variantRecipes = (v: Variant): Recipes => ({ [v]: VARIANTS[v].recipe });
 
 const changes = new Map<string, number[]>();
 const keptTotal = { targetOnly: 0, gpdScaled: 0, regions: 0 };
@@ -243,12 +229,12 @@ for (const name of args.cities!.split(',')) {
   const usable = (saved: { regions: number }) => saved.regions === Number(args.regions);
   const first = await cachedCityRows(join(cacheDir, `${name}.json`), (saved: CityRows) => usable(saved) && saved.keptStart !== undefined, () => cityRows(name));
   const chosen = first ? await cachedCityRows(join(cacheDir, `${name}.chosen.json`), usable, () => chosenRows(name)) : null;
-  const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name)) : null;
-  const bankRecipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe-bank.json`), usable, () => bankRecipeRows(name)) : null;
+  const recipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe.json`), usable, () => recipeRows(name, RECIPE_STARTS, RECIPES)) : null;
+  const bankRecipes = first && args.recipes ? await cachedCityRows(join(cacheDir, `${name}.recipe-bank.json`), usable, () => recipeRows(name, ['bank mean'], BANK_RECIPES)) : null;
   const variants: { v: Variant; rows: RecipeRows }[] = [];
   for (const v of Object.keys(VARIANTS) as Variant[]) {
     if (!first || !args[v]) continue;
-    const rows = await cachedCityRows(join(cacheDir, `${name}.${VARIANTS[v].file}.json`), usable, () => variantRows(name, v));
+    const rows = await cachedCityRows(join(cacheDir, `${name}.${VARIANTS[v].file}.json`), usable, () => recipeRows(name, ALL_STARTS, variantRecipes(v)));
     if (rows) variants.push({ v, rows });
   }
   if (!first || !chosen) continue;
@@ -260,7 +246,7 @@ for (const name of args.cities!.split(',')) {
   keptTotal.regions += first.regions;
   console.log(`${name} (${rows.regions} regions, output scale ${rows.scale}; chosen on the K days ${chosen.scale})`);
   console.log(`  fine-tuning kept its start (guard, or no better epoch): target-only ${first.keptStart.targetOnly}/${first.regions}, GPD from the scaled vector ${first.keptStart.gpdScaled}/${first.regions}`);
-  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? RECIPE_ROWS : []), ...(bankRecipes ? BANK_ROWS : []), ...variants.flatMap((x) => variantRowNames(x.v))]) {
+  for (const r of [...ROWS, ...CHOSEN_ROWS, ...(recipes ? recipeRowNames(RECIPE_STARTS, RECIPES) : []), ...(bankRecipes ? recipeRowNames(['bank mean'], BANK_RECIPES) : []), ...variants.flatMap((x) => recipeRowNames(ALL_STARTS, variantRecipes(x.v)))]) {
     const change = rows.mae[r]! / base - 1;
     if (r !== 'target-only') changes.set(r, [...(changes.get(r) ?? []), change]);
     console.log(`  ${r.padEnd(54)} ${rows.mae[r]!.toFixed(3)}${r === 'target-only' ? '' : ` (${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%)`}`);
