@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initBackend } from '../../src/runtime/backend.js';
+import { initBackend } from '../../src/runtime/backend.js';
 import { generateSyntheticCities } from '../../src/data/synthetic.js';
 import { Rng } from '../../src/util/prng.js';
 import { evaluateTarget } from '../../src/transfer/evaluate.js';
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leastSquaresScale, leastSquaresScalesByHorizon, shrinkToBaseline, prescaleToTraining } from '../../src/train/calibrate.js';
 import { createForecaster } from '../../src/models/registry.js';
-import { predictCentreNormalized } from '../../src/train/predict.js';
+import { predictPartNormalized } from '../../src/train/predict.js';
+import type { Forecaster } from '../../src/models/types.js';
 import { prepareCity, regionDataset } from '../../src/train/dataset.js';
 import { prepareTarget } from '../../src/train/target.js';
 
@@ -25,23 +26,29 @@ test('least-squares scale: exact on a scaled copy, clamped to [0, 1], masked ent
   assert.equal(leastSquaresScale([0, 0], [1, 2], [1, 1]), 1);
 });
 
-test('shrinkToBaseline scales the output layer, so every forecast is the factor times the original', async () => {
+/** Region 2 of a small synthetic city: its few-shot training and validation windows. */
+function smallRegion() {
   const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
-  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  return regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+}
+
+/** A random init with its output layer blown up (alternating signs), so any least-squares factor must shrink it below 1. */
+function oversizedInit(model: Forecaster, rng: Rng): Float32Array {
+  const params = model.layout.init(rng);
+  model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
+  return params;
+}
+
+test('shrinkToBaseline scales the output layer, so every forecast is the factor times the original', async () => {
+  const ds = smallRegion();
   for (const name of ['stgcn', 'gwn'] as const) {
     const model = createForecaster(name);
-    const params = model.layout.init(new Rng(3).fork(name));
-    // Blow the output layer up (alternating signs) so the validation factor must shrink it below 1.
-    model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
+    const params = oversizedInit(model, new Rng(3).fork(name));
     const { params: shrunk, scale } = shrinkToBaseline(model, params, ds);
     assert.ok(scale < 1, `${name}: a blown-up output layer kept at scale ${scale}`);
     assert.ok(scale >= 0 && scale <= 1, `${name}: scale ${scale}`);
-    const p0 = tf.tensor1d(params);
-    const p1 = tf.tensor1d(shrunk);
-    const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
-    const z0 = predictCentreNormalized(model, p0, ds.val, adj);
-    const z1 = predictCentreNormalized(model, p1, ds.val, adj);
-    tf.dispose([p0, p1, adj]);
+    const z0 = predictPartNormalized(model, params, ds, 'val');
+    const z1 = predictPartNormalized(model, shrunk, ds, 'val');
     let maxErr = 0;
     for (let i = 0; i < z0.length; i++) maxErr = Math.max(maxErr, Math.abs(z1[i]! - scale * z0[i]!));
     assert.ok(maxErr < 1e-5, `${name}: max |z_shrunk - scale z| = ${maxErr}`);
@@ -52,24 +59,18 @@ test('shrinkToBaseline scales the output layer, so every forecast is the factor 
 });
 
 test('per-horizon calibration scales each horizon step by its own least-squares factor, and only that step', async () => {
-  const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
-  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  const ds = smallRegion();
   for (const name of ['stgcn', 'gwn'] as const) {
     const model = createForecaster(name);
-    const params = model.layout.init(new Rng(3).fork(name));
-    model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
-    const p0 = tf.tensor1d(params);
-    const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
-    const z0 = predictCentreNormalized(model, p0, ds.val, adj);
+    const params = oversizedInit(model, new Rng(3).fork(name));
+    const z0 = predictPartNormalized(model, params, ds, 'val');
     const expected = leastSquaresScalesByHorizon(z0, ds.val.y, ds.val.yMask);
     // Each horizon's factor is the scalar least-squares factor of that column alone.
     const column = (a: ArrayLike<number>, h: number) => Array.from({ length: ds.val.count }, (_, k) => a[k * 6 + h]!);
     for (let h = 0; h < 6; h++) assert.equal(expected[h], leastSquaresScale(column(z0, h), column(ds.val.y, h), column(ds.val.yMask, h)));
     assert.ok(new Set(expected.map((s) => s.toFixed(6))).size > 1, `${name}: every horizon got the same factor ${expected[0]}, so this test could not tell per-horizon from one factor`);
     const { params: shrunk } = shrinkToBaseline(model, params, ds, 'per-horizon');
-    const p1 = tf.tensor1d(shrunk);
-    const z1 = predictCentreNormalized(model, p1, ds.val, adj);
-    tf.dispose([p0, p1, adj]);
+    const z1 = predictPartNormalized(model, shrunk, ds, 'val');
     let maxErr = 0;
     for (let i = 0; i < z0.length; i++) maxErr = Math.max(maxErr, Math.abs(z1[i]! - expected[i % 6]! * z0[i]!));
     assert.ok(maxErr < 1e-5, `${name}: max |z_shrunk - scale_h z| = ${maxErr}`);
@@ -77,16 +78,11 @@ test('per-horizon calibration scales each horizon step by its own least-squares 
 });
 
 test('prescaleToTraining fits its factor on the training windows, not the validation ones', async () => {
-  const [city] = generateSyntheticCities({ seed: 5, cities: 1, nodes: 6, days: 6 });
-  const ds = regionDataset(city!, prepareCity(city!, 0, 'seasonal-ar'), 2);
+  const ds = smallRegion();
   const model = createForecaster('stgcn');
-  const params = model.layout.init(new Rng(4).fork('prescale'));
-  model.layout.view(params, model.outputLayer).forEach((v, i, a) => (a[i] = v * (i % 2 === 0 ? 40 : -40)));
-  const p = tf.tensor1d(params);
-  const adj = tf.tensor2d(ds.adjacency, [ds.n, ds.n]);
-  const zTrain = predictCentreNormalized(model, p, ds.train, adj);
-  const zVal = predictCentreNormalized(model, p, ds.val, adj);
-  tf.dispose([p, adj]);
+  const params = oversizedInit(model, new Rng(4).fork('prescale'));
+  const zTrain = predictPartNormalized(model, params, ds, 'train');
+  const zVal = predictPartNormalized(model, params, ds, 'val');
   const onTrain = leastSquaresScale(zTrain, ds.train.y, ds.train.yMask);
   const onVal = leastSquaresScale(zVal, ds.val.y, ds.val.yMask);
   const pre = prescaleToTraining(model, params, ds);
